@@ -1,0 +1,3 @@
+from openlines.cli import main
+
+main()

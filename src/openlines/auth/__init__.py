@@ -1,0 +1,1 @@
+"""Who is calling: webhooks, OAuth tokens, browser sessions; and what they may call (scopes)."""

@@ -1,0 +1,1 @@
+"""Plain rules and records of the Open Lines world: no I/O, time passed in."""

@@ -1,0 +1,1 @@
+"""REST methods, one module per namespace; ``catalog`` puts them in one registry."""

@@ -1,0 +1,26 @@
+"""Every REST method of the server, collected into one registry, and the feature modules'
+configuration appliers (run at start after users, webhooks and apps are in place)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from openlines.methods import basic, batch, user
+from openlines.methods.registry import Registry
+
+if TYPE_CHECKING:
+    from openlines.services import Services
+
+ConfigApplier = Callable[["Services"], Awaitable[None]]
+
+
+def build() -> Registry:
+    registry = Registry()
+    for module in (basic, batch, user):
+        module.register(registry)
+    return registry
+
+
+def config_appliers() -> list[ConfigApplier]:
+    return []

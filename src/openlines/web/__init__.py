@@ -1,0 +1,1 @@
+"""HTTP endpoints outside ``/rest``: health, OpenAPI, the OAuth pages (and later the widget)."""
