@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from openlines.methods import basic, batch, user
+from openlines.methods import basic, batch, openlines_clock, user
 from openlines.methods.registry import Registry
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ def build() -> Registry:
     registry = Registry()
     for module in (basic, batch, user):
         module.register(registry)
+    openlines_clock.register(registry)
     return registry
 
 
