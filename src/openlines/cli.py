@@ -19,8 +19,8 @@ from openlines import __version__
 from openlines import config as config_mod
 from openlines.config import VALID_SCOPES, Config, ConfigError
 
-console = Console(highlight=False)
-errors_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)  # never break a URL across lines
+errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
 app = typer.Typer(
     help="openlines: a self-hosted Open Lines server, wire-compatible with Bitrix24's chat-bot REST API.",
     no_args_is_help=True,
@@ -74,13 +74,10 @@ def load_config(path: Path | None, demo: bool = False, db: str | None = None) ->
         raw: dict[str, Any] = {}
         source = "<defaults>"
         if path is not None:
-            loaded = config_mod.load(path, env={})  # validate the file alone first, for precise messages
-            source = loaded.source
-            import tomllib
-
-            with open(path, "rb") as fh:
-                raw = tomllib.load(fh)
+            raw = config_mod.read_toml(path)
+            source = str(path)
         if demo:
+            # The demo tables are merged before validation, so a file may refer to demo users.
             from openlines.demo import merge_demo
 
             raw = merge_demo(raw)

@@ -117,22 +117,27 @@ class Config:
 def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
     """Read a TOML file (or nothing), apply ``OPENLINES_*`` overrides, validate everything."""
     env = dict(os.environ) if env is None else env
-    raw: dict[str, Any] = {}
-    source = "<defaults>"
-    if path is not None:
-        source = str(path)
-        try:
-            with open(path, "rb") as fh:
-                raw = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(source, ["file not found"]) from None
-        except PermissionError:
-            raise ConfigError(source, ["file cannot be read (permission denied)"]) from None
-        except IsADirectoryError:
-            raise ConfigError(source, ["is a directory, not a TOML file"]) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
-    return from_dict(raw, source, env)
+    if path is None:
+        return from_dict({}, "<defaults>", env)
+    return from_dict(read_toml(path), str(path), env)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The raw tables of a TOML file; an unreadable or malformed file is a :class:`ConfigError`."""
+    source = str(path)
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(source, ["file not found"]) from None
+    except PermissionError:
+        raise ConfigError(source, ["file cannot be read (permission denied)"]) from None
+    except IsADirectoryError:
+        raise ConfigError(source, ["is a directory, not a TOML file"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(source, ["is not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
 
 
 def from_dict(raw: dict[str, Any], source: str = "<dict>", env: dict[str, str] | None = None) -> Config:
