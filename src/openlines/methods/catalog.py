@@ -24,4 +24,6 @@ def build() -> Registry:
 
 
 def config_appliers() -> list[ConfigApplier]:
-    return []
+    from openlines.engine.lines import apply_config_lines
+
+    return [apply_config_lines]

@@ -1,0 +1,90 @@
+"""The SQLite connection: the stdlib driver, WAL, one connection, short ``BEGIN IMMEDIATE`` transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from openlines.store import migrations
+from openlines.store.base import StoreUnavailable
+
+
+class SqliteBase:
+    """Connection handling shared by every SQLite repository mixin."""
+
+    dialect = "sqlite"
+
+    def __init__(self, path: str, synchronous: str = "normal") -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, cached_statements=512
+            )
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db.execute("PRAGMA temp_store=MEMORY")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
+        self._depth = 0
+
+    async def migrate(self) -> list[int]:
+        db = self.db
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied REAL)"
+        )
+        done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        applied: list[int] = []
+        for migration in migrations.load("sqlite"):
+            if migration.version in done:
+                continue
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(migration.sql):
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations(version, name, applied) VALUES (?, ?, strftime('%s','now'))",
+                    (migration.version, migration.name),
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            applied.append(migration.version)
+        return applied
+
+    async def close(self) -> None:
+        self.db.close()
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        """One write transaction. Nested use joins the outer one.
+
+        Nothing inside may await a real suspension (network, sleep): SQLite work is synchronous, so
+        the whole block runs without yielding to the event loop and no other request can interleave.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.db.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.db.execute("COMMIT")
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration file into statements (our migrations keep ``--`` and ``;`` out of literals)."""
+    lines = [line.split("--", 1)[0] for line in sql.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
