@@ -32,7 +32,11 @@ IMBOT_ONLY_HOOK = "/rest/3/imbot_scope_hook/"  # user 3, scopes: imbot
 EXTRA_USERS = 60  # ids 101..160
 SPECIAL_USER_ID = 99  # a name full of characters PHP's json_encode escapes
 SPECIAL_NAME = '<b>Tom & "Jerry\'s"</b> a/b'
-EMPLOYEES = 5 + EXTRA_USERS + 1  # the demo's five, the extras and the special one
+EMPLOYEES = 5 + EXTRA_USERS + 2  # the demo's five, the extras, the special one and an inactive one
+# An OAuth app with a redirect_uri and only the "user" scope, installed by user 2.
+REDIRECT_CLIENT_ID = "local.redirect.app"
+REDIRECT_CLIENT_SECRET = "redirect_secret"
+REDIRECT_URI = "http://127.0.0.1:9/callback?from=openlines"
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
@@ -131,8 +135,14 @@ def main_config() -> str:
     tables.append(
         f'[[users]]\nid = {SPECIAL_USER_ID}\nname = {json.dumps(SPECIAL_NAME)}\nlast_name = "Special"'
     )
+    tables.append('[[users]]\nid = 7\nname = "Gone"\nactive = false')
+    tables.append('[[webhooks]]\nuser = 7\ncode = "inactive_user_hook"\nscopes = ["user"]')
     tables.append('[[webhooks]]\nuser = 2\ncode = "user_scope_hook"\nscopes = ["user"]')
     tables.append('[[webhooks]]\nuser = 3\ncode = "imbot_scope_hook"\nscopes = ["imbot"]')
+    tables.append(
+        f'[[apps]]\nclient_id = "{REDIRECT_CLIENT_ID}"\nclient_secret = "{REDIRECT_CLIENT_SECRET}"\n'
+        f'scopes = ["user"]\ninstall_user = 2\nredirect_uri = "{REDIRECT_URI}"'
+    )
     return "\n\n".join(tables) + "\n"
 
 
