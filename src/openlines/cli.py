@@ -450,5 +450,15 @@ def app_token(
     sys.stdout.write(orjson.dumps(_with_store_errors(go()), option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
+def bench(ctx: typer.Context) -> None:
+    """Measure throughput and latency against the ceiling of the same run (openlines bench --help)."""
+    from openlines.bench.main import main as bench_main
+
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
 def main() -> None:
     app()

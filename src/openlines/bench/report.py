@@ -1,0 +1,192 @@
+"""Summaries: medians with min–max over interleaved runs, ratios against W0 and W0s of the same run,
+the machine, a rich table for the terminal and a JSON document."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from openlines.bench.runner import RunResult, Session
+from openlines.bench.workloads import BY_NAME
+
+FIELDS = ("rps", "p50_ms", "p99_ms", "p999_ms", "rss_peak_mb", "server_cpu", "generator_cpu")
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "")
+    except OSError:
+        pass
+    memory_gib = 0.0
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            memory_gib = int(fh.readline().split()[1]) / 1024 / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    wrk = shutil.which("wrk")
+    wrk_version = ""
+    if wrk:
+        out = subprocess.run([wrk, "--version"], capture_output=True, text=True, timeout=10, check=False)
+        wrk_version = (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else ""
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(memory_gib, 1),
+        "kernel": platform.release(),
+        "python": sys.version.split()[0],
+        "sqlite": sqlite3.sqlite_version,
+        "wrk": wrk_version,
+        "loadavg_at_start": list(os.getloadavg()),
+    }
+
+
+def value(result: RunResult, name: str) -> float:
+    m = result.measurement
+    return {
+        "rps": m.rps,
+        "p50_ms": m.p50_ms,
+        "p99_ms": m.p99_ms,
+        "p999_ms": m.p999_ms,
+        "rss_peak_mb": result.rss_peak_mb,
+        "server_cpu": result.server_cpu,
+        "generator_cpu": m.generator_cpu,
+    }[name]
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def ratio(session: Session, name: str, anchor: str) -> dict[str, float] | None:
+    """Median over runs of (workload req/s ÷ anchor req/s in the same run)."""
+    by_run = {r.run: r.measurement.rps for r in session.results if r.workload == anchor}
+    values = [
+        r.measurement.rps / by_run[r.run] for r in session.results if r.workload == name and by_run.get(r.run)
+    ]
+    return spread(values) if values else None
+
+
+def summarise(session: Session, command: str, machine_info: dict[str, Any]) -> dict[str, Any]:
+    opts = session.options
+    workloads: dict[str, Any] = {}
+    for name in opts.workloads:
+        w = BY_NAME[name.lower()]
+        entry: dict[str, Any] = {"title": w.title}
+        if w.name in session.skipped:
+            entry.update(status="skipped", reason=session.skipped[w.name])
+            workloads[w.name] = entry
+            continue
+        runs = [r for r in session.results if r.workload == w.name]
+        if not runs:
+            entry.update(status="skipped", reason="not run")
+            workloads[w.name] = entry
+            continue
+        entry["status"] = "ok"
+        entry["generator"] = runs[0].measurement.generator
+        entry["connections"] = runs[0].connections
+        if w.rate:
+            entry["target_rate"] = w.rate
+        for field in FIELDS:
+            entry[field] = spread([value(r, field) for r in runs])
+        entry["requests"] = sum(r.measurement.requests for r in runs)
+        entry["errors"] = sum(r.measurement.errors for r in runs)
+        entry["socket_errors"] = sum(r.measurement.socket_errors for r in runs)
+        entry["bad_answers"] = sum(r.measurement.bad_answers for r in runs)
+        entry["first_bad_answer"] = next((r.measurement.sample for r in runs if r.measurement.sample), "")
+        entry["vs_W0"] = ratio(session, w.name, "W0")
+        entry["vs_W0s"] = ratio(session, w.name, "W0s")
+        entry["runs"] = [
+            {
+                "run": r.run,
+                **{f: round(value(r, f), 3) for f in FIELDS},
+                "requests": r.measurement.requests,
+                "errors": r.measurement.errors,
+                "extra": r.measurement.extra,
+            }
+            for r in runs
+        ]
+        workloads[w.name] = entry
+    return {
+        "command": command,
+        "machine": machine_info,
+        "options": asdict(opts),
+        "seeded": {
+            key: {"stored_sessions": s.stored_sessions, "pool": len(s.chats), "seconds": round(s.seconds, 1)}
+            for key, s in session.seeded.items()
+        },
+        "workloads": workloads,
+        "notes": session.notes,
+    }
+
+
+def _fmt(entry: dict[str, Any] | None, key: str = "median", digits: int = 0, pct: bool = False) -> str:
+    if not entry:
+        return "–"
+    if pct:
+        return f"{entry[key] * 100:.0f} %"
+    return f"{entry[key]:,.{digits}f}"
+
+
+def table(summary: dict[str, Any]) -> Table:
+    t = Table(title="openlines bench: medians (min–max) over interleaved runs", title_justify="left")
+    for column in (
+        "workload",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "errors",
+        "RSS MB",
+        "vs W0",
+        "vs W0s",
+    ):
+        t.add_column(column, justify="left" if column == "workload" else "right")
+    t.add_column("CPU server / generator", justify="right")
+    for name, e in summary["workloads"].items():
+        if e["status"] != "ok":
+            t.add_row(name, "[yellow]skipped[/]", *[""] * 8)
+            continue
+        rps = e["rps"]
+        t.add_row(
+            name,
+            f"{rps['median']:,.0f} ({rps['min']:,.0f}–{rps['max']:,.0f})",
+            _fmt(e["p50_ms"], digits=2),
+            f"{e['p99_ms']['median']:.1f} ({e['p99_ms']['min']:.1f}–{e['p99_ms']['max']:.1f})",
+            _fmt(e["p999_ms"], digits=1),
+            str(e["errors"]) if e["errors"] == 0 else f"[red]{e['errors']}[/]",
+            _fmt(e["rss_peak_mb"]),
+            _fmt(e["vs_W0"], pct=True),
+            _fmt(e["vs_W0s"], pct=True),
+            f"{e['server_cpu']['median']:.2f} / {e['generator_cpu']['median']:.2f} ({e['generator']})",
+        )
+    return t
+
+
+def print_summary(console: Console, summary: dict[str, Any]) -> None:
+    m = summary["machine"]
+    console.print(
+        f"machine: {m['nproc']} CPU ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, "
+        f"SQLite {m['sqlite']}, load average at start {m['loadavg_at_start'][0]:.2f}"
+    )
+    console.print(table(summary))
+    for name, e in summary["workloads"].items():
+        if e["status"] != "ok":
+            console.print(f"[yellow]{name} skipped:[/] {e['reason']}")
+        if e.get("first_bad_answer"):
+            console.print(f"[red]{name} first bad answer:[/] {e['first_bad_answer']}")
+    console.print(
+        "CPU columns: seconds of CPU per wall second (1.00 = one full core). A server near 1.00 is the "
+        "bottleneck; a generator well below 1.00 is not."
+    )

@@ -1,0 +1,204 @@
+"""One benchmark session: prepare databases, then for each run, for each workload, start a fresh server,
+warm it up, measure, stop it. Runs are interleaved so that drift of a shared machine spreads evenly."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openlines.bench import harness, loadgen, seed
+from openlines.bench.harness import HOST, Server
+from openlines.bench.loadgen import Load, Measurement
+from openlines.bench.seed import Seeded
+from openlines.bench.workloads import BY_NAME, Workload, plan_for
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Options:
+    workloads: list[str]
+    duration: float = 10.0
+    warmup: float = 2.0
+    connections: int = 64
+    runs: int = 3
+    pool: int = 10_000
+    warm_pool: int = 2_000
+    visitors: int = 1_000
+    scale_sessions: int = 1_000_000
+    prefer_wrk: bool = True
+    db: str = "sqlite"
+    keep: bool = False
+
+
+@dataclass
+class RunResult:
+    workload: str
+    run: int
+    measurement: Measurement
+    connections: int
+    server_cpu: float  # CPU seconds of the server / wall seconds of the measurement
+    rss_peak_mb: float
+    rss_start_mb: float
+
+
+@dataclass
+class Session:
+    options: Options
+    workdir: Path
+    log: Log
+    skipped: dict[str, str] = field(default_factory=dict)
+    templates: dict[str, Path] = field(default_factory=dict)
+    seeded: dict[str, Seeded] = field(default_factory=dict)
+    results: list[RunResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def copy_db(source: Path, target: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(source) + suffix)
+        if src.exists():
+            shutil.copyfile(src, Path(str(target) + suffix))
+
+
+def start_openlines(session: Session, db: Path, name: str) -> Server:
+    port = harness.free_port()
+    return harness.start(
+        name, harness.openlines_argv(str(db), port), port, session.workdir / f"{name}.log", "/healthz", 60
+    )
+
+
+def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
+    """Start the server once on a new database: check which methods exist, and seed the pool if needed."""
+    opts = session.options
+    base = session.workdir / "template-base.db"
+    server = start_openlines(session, base, "preflight")
+    try:
+        methods = asyncio.run(seed.available_methods(server.url))
+        has_widget = asyncio.run(seed.widget_available(server.url))
+        for w in wanted:
+            missing = [m for m in w.methods if m.lower() not in methods]
+            if w.widget and not has_widget:
+                missing.append(f"POST /widget/{seed.LINE_ID}/messages")
+            if missing:
+                session.skipped[w.name] = "method not available: " + ", ".join(missing)
+        if any(w.seed and w.name not in session.skipped for w in wanted):
+            t0 = time.monotonic()
+            session.log(f"seeding {opts.pool:,} + {opts.warm_pool:,} sessions through the widget API…")
+            made = asyncio.run(seed.seed_pool(server.url, sink_url, opts.pool, opts.warm_pool, opts.visitors))
+            made.seconds = time.monotonic() - t0
+            session.seeded["pool"] = made
+            session.log(f"  done in {made.seconds:.1f} s")
+    finally:
+        harness.stop(server)
+    session.templates[""] = base
+    session.templates["pool"] = base
+    if any(w.seed == "scale" and w.name not in session.skipped for w in wanted):
+        scale_db = session.workdir / "template-scale.db"
+        copy_db(base, scale_db)
+        extra = opts.scale_sessions - session.seeded["pool"].stored_sessions
+        session.log(f"seeding {extra:,} more stored sessions in bulk…")
+        t0 = time.monotonic()
+        try:
+            from openlines.bench import bulk
+
+            asyncio.run(bulk.add_sessions(str(scale_db), extra))
+        except bulk.BulkUnavailable as exc:
+            for w in wanted:
+                if w.seed == "scale":
+                    session.skipped[w.name] = str(exc)
+            return
+        scaled = Seeded(**{**session.seeded["pool"].__dict__})
+        scaled.stored_sessions += extra
+        scaled.seconds = time.monotonic() - t0
+        session.seeded["scale"] = scaled
+        session.templates["scale"] = scale_db
+        session.log(f"  done in {scaled.seconds:.1f} s")
+
+
+def connections_for(workload: Workload, seeded: Seeded | None, wanted: int, warmup: bool) -> int:
+    """At most half a pass over the chat pool in flight, so no chat is transferred twice at once."""
+    if seeded is None or workload.name not in ("W2", "W2-1M", "W5"):
+        return wanted
+    pool = len(seeded.warm_chats if warmup else seeded.chats)
+    per = 50 if workload.name == "W5" else 1
+    return max(1, min(wanted, pool // (2 * per)))
+
+
+def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
+    opts = session.options
+    seeded = session.seeded.get(workload.seed) if workload.seed else None
+    tag = f"{workload.name}-r{run}"
+    if workload.server == "bare":
+        port = harness.free_port()
+        server = harness.start(
+            tag, harness.bare_argv(port), port, session.workdir / f"{tag}.log", "/healthz", 60
+        )
+    else:
+        db = session.workdir / f"{tag}.db"
+        copy_db(session.templates[workload.seed], db)
+        server = start_openlines(session, db, tag)
+    try:
+        if opts.warmup > 0:
+            warm_plan = plan_for(workload, seeded, warmup=True)
+            warm = Load(
+                opts.warmup,
+                connections_for(workload, seeded, opts.connections, True),
+                max_requests=int(opts.warmup * 100_000),
+                rate=workload.rate,
+            )
+            loadgen.run(warm_plan, server.port, warm, session.workdir, tag + "-warm", opts.prefer_wrk)
+        conns = connections_for(workload, seeded, opts.connections, False)
+        load = Load(opts.duration, conns, max_requests=int(opts.duration * 100_000), rate=workload.rate)
+        plan = plan_for(workload, seeded)
+        rss_start = harness.rss_kib(server.pid)
+        cpu0, t0 = harness.cpu_seconds(server.pid), time.monotonic()
+        with harness.RssSampler(server.pid) as rss:
+            measurement = loadgen.run(plan, server.port, load, session.workdir, tag, opts.prefer_wrk)
+        server_cpu = (harness.cpu_seconds(server.pid) - cpu0) / max(1e-9, time.monotonic() - t0)
+    finally:
+        harness.stop(server)
+    if not opts.keep:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(session.workdir / f"{tag}.db") + suffix).unlink(missing_ok=True)
+    return RunResult(
+        workload.name, run, measurement, conns, server_cpu, rss.peak_kib / 1024, rss_start / 1024
+    )
+
+
+def run_session(options: Options, log: Log) -> Session:
+    wanted = [BY_NAME[name.lower()] for name in options.workloads]
+    if not options.db.startswith("sqlite"):
+        raise SystemExit("openlines bench: only the SQLite store can be measured in this version")
+    workdir = Path(tempfile.mkdtemp(prefix="openlines-bench-"))
+    session = Session(options, workdir, log)
+    sink: Server | None = None
+    try:
+        if any(w.seed for w in wanted):
+            port = harness.free_port()
+            sink = harness.start("sink", harness.bare_argv(port), port, workdir / "sink.log", "/healthz", 60)
+        prepare(session, wanted, f"http://{HOST}:{sink.port}/bot-events" if sink else "")
+        for run in range(1, options.runs + 1):
+            for w in wanted:
+                if w.name in session.skipped:
+                    continue
+                result = measure_once(session, w, run)
+                m = result.measurement
+                log(
+                    f"run {run}/{options.runs} {w.name:6} {m.rps:9,.0f} req/s  p99 {m.p99_ms:6.1f} ms  "
+                    f"errors {m.errors}  rss {result.rss_peak_mb:5.0f} MB"
+                )
+                session.results.append(result)
+    finally:
+        if sink is not None:
+            harness.stop(sink)
+        if options.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return session

@@ -1,0 +1,131 @@
+"""Seeding: a welcome bot on line 1 and a pool of open bot-owned sessions, made through the public wire
+API (``imbot.register``, ``imopenlines.config.update``, the widget API) on a running server; then, for
+the scale workload, more stored sessions added in bulk through the store API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+CLIENT_ID = "openlines_bench"
+LINE_ID = 1
+WEBHOOK = "/rest/1/demo_webhook_code/"
+
+
+class SeedError(Exception):
+    pass
+
+
+@dataclass
+class Seeded:
+    client_id: str = CLIENT_ID
+    line_id: int = LINE_ID
+    bot_id: int = 0
+    chats: list[int] = field(default_factory=list)  # the measured transfer pool
+    warm_chats: list[int] = field(default_factory=list)  # a separate pool for warm-up
+    visitors: list[tuple[str, str]] = field(default_factory=list)  # (visitor id, token) for W4a
+    warm_visitors: list[tuple[str, str]] = field(default_factory=list)
+    stored_sessions: int = 0
+    seconds: float = 0.0
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Seeded:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("visitors", "warm_visitors"):
+            data[key] = [tuple(v) for v in data[key]]
+        return cls(**data)
+
+
+async def rest(client: httpx.AsyncClient, method: str, params: dict[str, Any]) -> Any:
+    answer = await client.post(WEBHOOK + method + ".json", data=params)
+    data = answer.json()
+    if answer.status_code != 200 or "error" in data:
+        raise SeedError(f"{method}: HTTP {answer.status_code} {answer.text[:300]}")
+    return data["result"]
+
+
+async def available_methods(base_url: str) -> set[str]:
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, trust_env=False) as client:
+        result = await rest(client, "methods", {"full": "true"})
+    return {str(m).lower() for m in (result if isinstance(result, list) else [])}
+
+
+async def widget_available(base_url: str, line_id: int = LINE_ID) -> bool:
+    """The widget API is there when its route answers anything but the generic 404 of an unknown path."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10, trust_env=False) as client:
+        answer = await client.get(f"/widget/{line_id}/messages")
+    return not (answer.status_code == 404 and b'"NOT_FOUND"' in answer.content)
+
+
+async def register_welcome_bot(client: httpx.AsyncClient, sink_url: str) -> int:
+    bot_id = await rest(
+        client,
+        "imbot.register",
+        {
+            "CODE": "openlines_bench_bot",
+            "TYPE": "O",
+            "OPENLINE": "Y",
+            "EVENT_MESSAGE_ADD": sink_url,
+            "EVENT_WELCOME_MESSAGE": sink_url,
+            "EVENT_BOT_DELETE": sink_url,
+            "CLIENT_ID": CLIENT_ID,
+            "PROPERTIES[NAME]": "Bench bot",
+        },
+    )
+    await rest(
+        client,
+        "imopenlines.config.update",
+        {
+            "CONFIG_ID": LINE_ID,
+            "PARAMS[WELCOME_BOT_ENABLE]": "Y",
+            "PARAMS[WELCOME_BOT_ID]": bot_id,
+            "PARAMS[WELCOME_BOT_JOIN]": "always",
+        },
+    )
+    return int(bot_id)
+
+
+async def open_sessions(
+    client: httpx.AsyncClient, count: int, prefix: str, concurrency: int = 16
+) -> list[tuple[int, str, str]]:
+    """``count`` new visitors each write a first message: one new chat and session each.
+    Returns (chat id, visitor id, visitor token) in creation order."""
+    out: list[tuple[int, str, str] | None] = [None] * count
+    todo = iter(range(count))
+
+    async def worker() -> None:
+        for i in todo:
+            visitor = f"{prefix}{i}"
+            answer = await client.post(
+                f"/widget/{LINE_ID}/messages", json={"visitor": visitor, "text": "hello", "name": visitor}
+            )
+            if answer.status_code != 200:
+                raise SeedError(f"widget message: HTTP {answer.status_code} {answer.text[:300]}")
+            data = answer.json()
+            out[i] = (int(data["chat_id"]), visitor, str(data["visitor_token"]))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return [x for x in out if x is not None]
+
+
+async def seed_pool(base_url: str, sink_url: str, pool: int, warm: int, visitors: int) -> Seeded:
+    """On a running server: a welcome bot, then ``pool + warm`` bot-owned sessions. W4a's visitors are
+    taken from the pool (each workload run starts from a fresh copy of the database)."""
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits, trust_env=False) as client:
+        bot_id = await register_welcome_bot(client, sink_url)
+        made = await open_sessions(client, pool + warm, "bench-visitor-")
+    seeded = Seeded(bot_id=bot_id, stored_sessions=len(made))
+    seeded.chats = [chat for chat, _, _ in made[:pool]]
+    seeded.warm_chats = [chat for chat, _, _ in made[pool:]]
+    seeded.visitors = [(v, t) for _, v, t in made[: min(visitors, pool)]]
+    seeded.warm_visitors = [(v, t) for _, v, t in made[pool:]]
+    return seeded

@@ -1,0 +1,105 @@
+"""The workloads: what each sends, to which server, on which seeded database, and what it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from openlines.bench.plan import FORM, JSON, TRANSFER, Plan
+from openlines.bench.seed import Seeded
+
+WEBHOOK = "/rest/1/demo_webhook_code/"
+OPERATORS = [2, 3]  # demo operators Olga and Oscar
+BATCH_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    title: str
+    server: str = "openlines"  # "openlines" or "bare" (the W0s Starlette app)
+    methods: tuple[str, ...] = ()  # REST methods it needs
+    widget: bool = False  # needs POST /widget/{LINE_ID}/messages
+    seed: str = ""  # "" no sessions, "pool" the transfer pool, "scale" the pool among 1,000,000
+    rate: float = 0.0  # > 0: open loop at this many requests per second
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+W0 = Workload("W0", "bare no-op endpoint /_noop on the openlines server (this run's ceiling)")
+W0S = Workload("W0s", "bare Starlette + uvicorn no-op app (the stack anchor)", server="bare")
+W1 = Workload("W1", "server.time through the webhook (form POST, like CRest)", methods=("server.time",))
+W2 = Workload(
+    "W2",
+    "imopenlines.bot.session.transfer to a user, alternating 2 operators, 10,000-session pool",
+    methods=(TRANSFER, "imbot.register", "imopenlines.config.update"),
+    widget=True,
+    seed="pool",
+)
+W4A = Workload(
+    "W4a",
+    "customer message in through the widget API, open loop at 500 msg/s",
+    methods=("imbot.register", "imopenlines.config.update"),
+    widget=True,
+    seed="pool",
+    rate=500.0,
+)
+W5 = Workload(
+    "W5",
+    f"batch of {BATCH_SIZE} transfers per request (same pool as W2)",
+    methods=(TRANSFER, "batch", "imbot.register", "imopenlines.config.update"),
+    widget=True,
+    seed="pool",
+)
+SCALE = Workload(
+    "W2-1M",
+    "W2 with 1,000,000 stored sessions (the scale check against W2 at 10,000)",
+    methods=(TRANSFER, "imbot.register", "imopenlines.config.update"),
+    widget=True,
+    seed="scale",
+)
+
+ALL = [W0, W0S, W1, W2, W4A, W5, SCALE]
+BY_NAME = {w.name.lower(): w for w in ALL}
+QUICK = ["W0", "W0s", "W1", "W2", "W4a", "W5"]
+
+
+def plan_for(workload: Workload, seeded: Seeded | None, warmup: bool = False) -> Plan:
+    """The request plan. Warm-up sends the same kind of request over a separate chat pool, so the
+    measured run starts on sessions in a known state (each transfer moves a chat to the other operator)."""
+    if workload.name in ("W0", "W0s"):
+        return Plan(path="/_noop", body="start=0")
+    if workload.name == "W1":
+        return Plan(path=WEBHOOK + "server.time.json", body="start=0")
+    if seeded is None:
+        raise ValueError(f"{workload.name} needs a seeded database")
+    chats = seeded.warm_chats if warmup else seeded.chats
+    if workload.name in ("W2", "W2-1M"):
+        return Plan(
+            path=WEBHOOK + TRANSFER + ".json",
+            kind="transfer",
+            content_type=FORM,
+            chats=chats,
+            users=OPERATORS,
+            client_id=seeded.client_id,
+            expect='"result":true',
+        )
+    if workload.name == "W5":
+        return Plan(
+            path=WEBHOOK + "batch.json",
+            kind="batch",
+            content_type=FORM,
+            chats=chats,
+            users=OPERATORS,
+            client_id=seeded.client_id,
+            per_request=BATCH_SIZE,
+            expect='"result_error":[]',
+        )
+    if workload.name == "W4a":
+        visitors = seeded.warm_visitors if warmup else seeded.visitors
+        return Plan(
+            path=f"/widget/{seeded.line_id}/messages",
+            kind="widget",
+            content_type=JSON,
+            visitors=visitors,
+            expect='"message_id"',
+        )
+    raise ValueError(f"unknown workload {workload.name}")

@@ -1,0 +1,53 @@
+"""Smoke test of the benchmark harness: ``--quick`` runs end to end and reports sane numbers.
+No timed assertions: speed is never asserted, only that every workload ran and answered correctly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.timeout(600)
+def test_quick_bench_runs_every_workload(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "openlines.bench", "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    workloads = summary["workloads"]
+    assert {"W0", "W0s", "W1"} <= set(workloads)
+    for name in ("W0", "W0s", "W1"):
+        assert workloads[name]["status"] == "ok", workloads[name]
+    for name, entry in workloads.items():
+        if entry["status"] != "ok":
+            assert entry["reason"], name  # a skipped workload says why
+            continue
+        assert entry["rps"]["median"] > 0, name
+        assert entry["requests"] > 0, name
+        assert entry["errors"] == 0, (name, entry.get("first_bad_answer"))
+        assert entry["rss_peak_mb"]["median"] > 0, name
+    assert workloads["W1"]["vs_W0"] is not None and workloads["W1"]["vs_W0s"] is not None
+    assert summary["machine"]["nproc"] >= 1
+
+
+def test_lua_script_and_python_plan_send_the_same_bodies() -> None:
+    from openlines.bench.loadgen import lua_script
+    from openlines.bench.plan import Plan, body
+
+    plan = Plan(path="/rest/x", kind="batch", chats=[10, 11, 12], users=[2, 3], client_id="c", per_request=2)
+    script = lua_script(plan, 0)
+    assert "local chats = {10,11,12}" in script and "wrk.thread:stop()" in script
+    first, _ = body(plan, 1)  # transfers 2 and 3: chat 12 to user 2, then chat 10 to user 3
+    assert first.startswith(
+        b"halt=0&cmd%5Bt0%5D=imopenlines.bot.session.transfer%3FCHAT_ID%3D12%26USER_ID%3D2"
+    )
+    assert b"cmd%5Bt1%5D=imopenlines.bot.session.transfer%3FCHAT_ID%3D10%26USER_ID%3D3" in first
