@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from openlines import __version__
 from openlines import config as config_mod
@@ -36,7 +37,7 @@ T = TypeVar("T")
 
 
 def fail(message: str, code: int = 1) -> None:
-    errors_console.print(f"[bold red]openlines:[/] {message}")
+    errors_console.print(f"[bold red]openlines:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -86,7 +87,7 @@ def load_config(path: Path | None, demo: bool = False, db: str | None = None) ->
         config = config_mod.from_dict(raw, source, dict(os.environ))
     except ConfigError as exc:
         for problem in exc.problems:
-            errors_console.print(f"[bold red]openlines:[/] {exc.source}: {problem}")
+            errors_console.print(f"[bold red]openlines:[/] {escape(exc.source)}: {escape(problem)}")
         raise typer.Exit(2) from None
     if db is not None:
         config.server.db = db
@@ -286,7 +287,7 @@ def check_config(path: Annotated[Path, typer.Argument(help="The TOML file to che
         cfg = config_mod.load(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            errors_console.print(f"[bold red]{exc.source}:[/] {problem}")
+            errors_console.print(f"[bold red]{escape(exc.source)}:[/] {escape(problem)}")
         raise typer.Exit(2) from None
     console.print(
         f"{path}: ok ({len(cfg.users)} users, {len(cfg.lines)} lines, "
