@@ -6,7 +6,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from openlines.methods import basic, batch, openlines_clock, user
+from openlines.methods import (
+    basic,
+    batch,
+    imopenlines_config,  # operators & lookups lane
+    openlines_clock,
+    user,
+)
 from openlines.methods.registry import Registry
 
 if TYPE_CHECKING:
@@ -20,6 +26,7 @@ def build() -> Registry:
     for module in (basic, batch, user):
         module.register(registry)
     openlines_clock.register(registry)
+    imopenlines_config.register(registry)  # operators & lookups lane
     return registry
 
 
