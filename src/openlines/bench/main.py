@@ -32,6 +32,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", type=int, help="open sessions in the transfer pool [10000; quick 1000]")
     p.add_argument("--scale-sessions", type=int, default=1_000_000, help="stored sessions for W2-1M")
     p.add_argument("--python-generator", action="store_true", help="use the Python generator, not wrk")
+    p.add_argument(
+        "--profile", default="", metavar="WORKLOAD", help="sample the server with py-spy during it"
+    )
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs, scripts)")
     return p
 
@@ -59,6 +62,8 @@ def options_from(args: argparse.Namespace) -> runner.Options:
         prefer_wrk=not args.python_generator,
         db=args.db,
         keep=args.keep,
+        profile=args.profile,
+        profile_dir=args.json.parent if args.json else None,
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openlines.bench import harness, loadgen, seed
+from openlines.bench import harness, loadgen, profile, seed
 from openlines.bench.harness import HOST, Server
 from openlines.bench.loadgen import Load, Measurement
 from openlines.bench.seed import Seeded
@@ -34,6 +34,8 @@ class Options:
     prefer_wrk: bool = True
     db: str = "sqlite"
     keep: bool = False
+    profile: str = ""  # a workload name: sample the server with py-spy during its first run
+    profile_dir: Path | None = None
 
 
 @dataclass
@@ -158,9 +160,18 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
         plan = plan_for(workload, seeded)
         rss_start = harness.rss_kib(server.pid)
         cpu0, t0 = harness.cpu_seconds(server.pid), time.monotonic()
+        spy = None
+        if run == 1 and opts.profile.lower() == workload.name.lower():
+            raw = (opts.profile_dir or Path.cwd()) / f"profile-{workload.name}.raw"
+            spy = profile.start(server.pid, opts.duration, raw)
+            if spy is None:
+                session.log("--profile: py-spy is not installed (pip install py-spy)")
         with harness.RssSampler(server.pid) as rss:
             measurement = loadgen.run(plan, server.port, load, session.workdir, tag, opts.prefer_wrk)
         server_cpu = (harness.cpu_seconds(server.pid) - cpu0) / max(1e-9, time.monotonic() - t0)
+        if spy is not None:
+            written = profile.finish(spy, raw)
+            session.log(f"profile of {workload.name}: {written}")
     finally:
         harness.stop(server)
     if not opts.keep:
