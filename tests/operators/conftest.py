@@ -1,0 +1,91 @@
+"""A server for the operator and lookup tests: the demo portal plus webhooks of operators 2, 3, 4 and
+the extranet user 5, so each can call the ``imopenlines.*`` methods with its own credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import DEMO_HOOK, ServerProcess
+
+SCOPES = '["imopenlines", "im", "imbot", "user"]'
+OPERATOR_HOOKS = {
+    2: "/rest/2/op2_hook/",
+    3: "/rest/3/op3_hook/",
+    4: "/rest/4/op4_hook/",
+    5: "/rest/5/ext5_hook/",
+}
+
+
+def portal_config() -> str:
+    hooks = [
+        f'[[webhooks]]\nuser = {uid}\ncode = "{path.split("/")[3]}"\nscopes = {SCOPES}'
+        for uid, path in OPERATOR_HOOKS.items()
+    ]
+    return "\n\n".join(hooks) + "\n"
+
+
+@pytest.fixture(scope="package")
+def ops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    folder = tmp_path_factory.mktemp("operators-server")
+    config = folder / "openlines.toml"
+    config.write_text(portal_config())
+    proc = ServerProcess(folder, ["--demo", "--fake-clock", "--config", str(config)])
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+class Rest:
+    """Calls REST methods as one user (the admin's demo webhook, or an operator's own)."""
+
+    def __init__(self, client: httpx.Client, hook: str) -> None:
+        self.client = client
+        self.hook = hook
+
+    def raw(self, method: str, params: Any = None) -> httpx.Response:
+        return self.client.post(self.hook + method, json=params if params is not None else {})
+
+    def ok(self, method: str, params: Any = None) -> Any:
+        answer = self.raw(method, params)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["result"]
+
+    def error(
+        self, method: str, params: Any, code: str, text: str | None = None, status: int = 400
+    ) -> dict[str, Any]:
+        answer = self.raw(method, params)
+        body: dict[str, Any] = answer.json()
+        assert (answer.status_code, body.get("error")) == (status, code), answer.text
+        if text is not None:
+            assert body["error_description"] == text
+        return body
+
+
+@pytest.fixture()
+def http(ops_server: ServerProcess) -> Iterator[httpx.Client]:
+    with ops_server.client() as c:
+        yield c
+
+
+@pytest.fixture()
+def admin(http: httpx.Client) -> Rest:
+    return Rest(http, DEMO_HOOK)
+
+
+@pytest.fixture()
+def op2(http: httpx.Client) -> Rest:
+    return Rest(http, OPERATOR_HOOKS[2])
+
+
+@pytest.fixture()
+def op3(http: httpx.Client) -> Rest:
+    return Rest(http, OPERATOR_HOOKS[3])
+
+
+@pytest.fixture()
+def op4(http: httpx.Client) -> Rest:
+    return Rest(http, OPERATOR_HOOKS[4])
