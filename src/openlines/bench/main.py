@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     summary = report.summarise(session, command, machine)
     report.print_summary(console, summary)
     if args.json is not None:
-        args.json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
         console.print(f"wrote {args.json}")
     return 0
 

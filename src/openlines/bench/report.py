@@ -107,6 +107,8 @@ def summarise(session: Session, command: str, machine_info: dict[str, Any]) -> d
         entry["first_bad_answer"] = next((r.measurement.sample for r in runs if r.measurement.sample), "")
         entry["vs_W0"] = ratio(session, w.name, "W0")
         entry["vs_W0s"] = ratio(session, w.name, "W0s")
+        if w.name == "W2-1M":
+            entry["vs_W2"] = ratio(session, w.name, "W2")
         entry["runs"] = [
             {
                 "run": r.run,
@@ -127,8 +129,50 @@ def summarise(session: Session, command: str, machine_info: dict[str, Any]) -> d
             for key, s in session.seeded.items()
         },
         "workloads": workloads,
+        "targets": targets(workloads),
         "notes": session.notes,
     }
+
+
+def targets(workloads: dict[str, Any]) -> list[dict[str, Any]]:
+    """The goals of the benchmark issue, each with the measured value and whether it holds."""
+
+    def ok(name: str) -> dict[str, Any] | None:
+        entry = workloads.get(name)
+        return entry if entry and entry.get("status") == "ok" else None
+
+    out: list[dict[str, Any]] = []
+
+    def add(goal: str, entry: dict[str, Any] | None, measured: float | None, holds: bool, unit: str) -> None:
+        out.append(
+            {
+                "goal": goal,
+                "measured": None if entry is None or measured is None else round(measured, 3),
+                "unit": unit,
+                "holds": None if entry is None or measured is None else holds,
+            }
+        )
+
+    w1, w2, w4a, scale = ok("W1"), ok("W2"), ok("W4a"), ok("W2-1M")
+    r = w1["vs_W0s"]["median"] if w1 and w1.get("vs_W0s") else None
+    add("W1 >= 70 % of W0s req/s", w1, r, r is not None and r >= 0.70, "ratio")
+    r = w2["vs_W0s"]["median"] if w2 and w2.get("vs_W0s") else None
+    add("W2 >= 40 % of W0s req/s", w2, r, r is not None and r >= 0.40, "ratio")
+    p = w2["p99_ms"]["median"] if w2 else None
+    add("W2 p99 <= 25 ms", w2, p, p is not None and p <= 25, "ms")
+    r = scale["vs_W2"]["median"] if scale and scale.get("vs_W2") else None
+    add(
+        "W2 at 1,000,000 stored sessions within 15 % of W2 at 10,000",
+        scale,
+        r,
+        r is not None and r >= 0.85,
+        "ratio",
+    )
+    p = w4a["p99_ms"]["median"] if w4a else None
+    add("W4a p99 <= 25 ms at 500 msg/s", w4a, p, p is not None and p <= 25, "ms")
+    m = max(w2["rss_peak_mb"]["max"], scale["rss_peak_mb"]["max"] if scale else 0) if w2 else None
+    add("server RSS <= 200 MB during W2", w2, m, m is not None and m <= 200, "MB")
+    return out
 
 
 def _fmt(entry: dict[str, Any] | None, key: str = "median", digits: int = 0, pct: bool = False) -> str:
@@ -186,6 +230,12 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             console.print(f"[yellow]{name} skipped:[/] {e['reason']}")
         if e.get("first_bad_answer"):
             console.print(f"[red]{name} first bad answer:[/] {e['first_bad_answer']}")
+    for goal in summary["targets"]:
+        mark = {True: "[green]holds[/]", False: "[red]misses[/]", None: "[yellow]not measured[/]"}[
+            goal["holds"]
+        ]
+        measured = "" if goal["measured"] is None else f" (measured {goal['measured']} {goal['unit']})"
+        console.print(f"target: {goal['goal']}: {mark}{measured}")
     console.print(
         "CPU columns: seconds of CPU per wall second (1.00 = one full core). A server near 1.00 is the "
         "bottleneck; a generator well below 1.00 is not."
