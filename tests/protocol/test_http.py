@@ -217,3 +217,19 @@ def test_keep_alive_many_requests(server: ServerProcess) -> None:
             status, _, raw = _read_response(sock)
             assert status == 200
             assert [u["ID"] for u in json.loads(raw)["result"]] == [wanted]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "0=x",  # numeric top-level names once turned the parameters into a list (a 500)
+        "0=a&1=b&FILTER[ID]=2",
+        "FILTER" + "[x]" * 5000 + "=1",  # deeper than PHP allows: dropped, not a crash
+        "cmd[a]=user.get%3FFILTER" + "%5Bx%5D" * 3000 + "%3D1",
+    ],
+    ids=["zero", "numeric-names", "deep", "deep-in-batch"],
+)
+def test_odd_parameter_names_never_crash(client: httpx.Client, query: str) -> None:
+    for method in ("user.get", "batch"):
+        response = client.post(DEMO_HOOK + method, content=query.encode())
+        assert response.status_code == 200, response.text

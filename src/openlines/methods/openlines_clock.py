@@ -22,6 +22,8 @@ from openlines.protocol.errors import RestError
 from openlines.services import Services
 
 ON_CLOCK_ADVANCED = "on_clock_advanced"
+MAX_ADVANCE = 100 * 366 * 86400  # a century per call: far enough for any test, small enough for dates
+MAX_TIMESTAMP = 253402300799.0  # 9999-12-31T23:59:59Z, the last moment ISO dates can show
 ClockHook = Callable[[float], Awaitable[None]]
 
 
@@ -53,6 +55,8 @@ def _seconds(value: Any) -> float:
         raise errors.argument_error("SECONDS", "SECONDS must be a number of seconds")
     if number < 0:
         raise errors.argument_error("SECONDS", "SECONDS must not be negative: the clock cannot go back")
+    if number > MAX_ADVANCE:
+        raise errors.argument_error("SECONDS", f"SECONDS must be at most {MAX_ADVANCE} (a century)")
     return number
 
 
@@ -79,6 +83,8 @@ def register(registry: Registry) -> None:
         if not isinstance(clock, FakeClock):
             raise fake_clock_disabled()
         seconds = _seconds(call.get("SECONDS"))
+        if clock.now() + seconds >= MAX_TIMESTAMP:
+            raise errors.argument_error("SECONDS", "SECONDS would move the clock past the year 9999")
         now = clock.advance(seconds)
         hook: ClockHook | None = services.extras.get(ON_CLOCK_ADVANCED)
         if hook is not None:

@@ -90,13 +90,15 @@ def is_scalar(value: Any) -> bool:
 # --- parse_str -----------------------------------------------------------------------------------
 
 PhpArray = dict[str, Any]
+MAX_NESTING = 64  # PHP's max_input_nesting_level: deeper variables are dropped
 
 
 def parse_str(query: str) -> dict[str, Any]:
     """Parse a query string the way PHP's ``parse_str`` / ``$_GET`` does.
 
     ``a[b][c]=1`` nests, ``a[]=x`` appends, ``+`` and ``%20`` are spaces, dots and spaces in the
-    top-level name become underscores, a key without ``=`` has the value ``""``. Arrays whose keys are
+    top-level name become underscores, a key without ``=`` has the value ``""``, a key nested deeper
+    than PHP's ``max_input_nesting_level`` (64) is dropped. Arrays whose keys are
     exactly ``0..n-1`` come back as Python lists, like ``json_encode`` would show them.
     """
     result: dict[str, Any] = {}
@@ -110,8 +112,8 @@ def parse_str(query: str) -> dict[str, Any]:
         if not key:
             continue
         _assign(result, key, unquote_plus(raw_value))
-    normalized: dict[str, Any] = normalize_arrays(result)
-    return normalized
+    # Only nested arrays become lists: the top level is always a map of names, even "0=a&1=b".
+    return {name: normalize_arrays(value) for name, value in result.items()}
 
 
 def _split_key(key: str) -> tuple[str, list[str | None]]:
@@ -143,7 +145,7 @@ def _clean_base(base: str) -> str:
 
 def _assign(target: dict[str, Any], key: str, value: str) -> None:
     base, segments = _split_key(key)
-    if not base:
+    if not base or len(segments) > MAX_NESTING:
         return
     if not segments:
         target[base] = value
