@@ -31,6 +31,7 @@ def build() -> Registry:
 
 
 def config_appliers() -> list[ConfigApplier]:
+    from openlines.engine.dialogs import install_hooks  # bots & customers lane
     from openlines.engine.lines import apply_config_lines
 
-    return [apply_config_lines]
+    return [apply_config_lines, install_hooks]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from openlines.domain.bot_commands import BotCommand
 from openlines.domain.credentials import AccessToken, App, AuthCode, RefreshGrant, Webhook
 from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
 from openlines.domain.users import User
@@ -126,5 +127,16 @@ class OpenLinesStore(Protocol):
     async def visitor_by_token(self, token_hash: str) -> tuple[int, str, int, int] | None: ...
 
 
-class Store(PlatformStore, OpenLinesStore, Protocol):
+class BotsAndDialogsStore(Protocol):
+    """Bots & customers lane: chat bots as members, and bot slash commands."""
+
+    async def bots_in_chat(self, chat_id: int) -> list[Bot]: ...
+    async def save_command(self, command: BotCommand) -> int: ...
+    async def get_command(self, command_id: int) -> BotCommand | None: ...
+    async def find_command(self, bot_id: int, command: str) -> BotCommand | None: ...
+    async def commands_for_chat(self, chat_id: int, command: str) -> list[BotCommand]: ...
+    async def delete_command(self, command_id: int) -> None: ...
+
+
+class Store(PlatformStore, OpenLinesStore, BotsAndDialogsStore, Protocol):
     """Everything the services may ask of storage."""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from openlines.store.sqlite_bots import SqliteBotsAndDialogs
 from openlines.store.sqlite_openlines import SqliteOpenLines
 from openlines.store.sqlite_platform import SqlitePlatform
 
 
-class SqliteStore(SqlitePlatform, SqliteOpenLines):
+class SqliteStore(SqlitePlatform, SqliteOpenLines, SqliteBotsAndDialogs):
     """Platform and Open Lines repositories on one SQLite connection."""

@@ -1,0 +1,266 @@
+"""Payloads of the events a v1 chat bot receives (spec section 7), ready for the outbox.
+
+Each builder returns an :class:`OutboxEvent` whose ``payload`` is ``{"event", "data", "auth"}``: the
+delivery worker adds ``ts`` and ``event_handler_id`` and form-encodes it (PHP bracket style). Values
+inside ``data`` are strings, as the real form-encoded events carry them. ``auth`` holds the portal
+fields every event has; minting access tokens for the bot is left to the delivery worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from openlines.domain.openlines import Bot, Chat, Message, OutboxEvent, Session
+from openlines.domain.users import User
+from openlines.engine.bots import is_webhook_bot
+from openlines.services import Services
+
+# imbot.register parameter suffix → the REST event it subscribes to.
+BOT_EVENTS = {
+    "MESSAGE_ADD": "ONIMBOTMESSAGEADD",
+    "MESSAGE_UPDATE": "ONIMBOTMESSAGEUPDATE",
+    "MESSAGE_DELETE": "ONIMBOTMESSAGEDELETE",
+    "WELCOME_MESSAGE": "ONIMBOTJOINCHAT",
+    "BOT_DELETE": "ONIMBOTDELETE",
+    "CONTEXT_GET": "ONIMBOTCONTEXTGET",
+}
+LANGUAGE = "en"
+
+
+def yn(flag: bool) -> str:
+    return "Y" if flag else "N"
+
+
+def handler_url(bot: Bot, handler: str) -> str:
+    """The URL an event goes to: the registered one, with ``CLIENT_ID=<value>`` appended for bots
+    registered over a webhook (spec 6.1). '' when the bot has no handler for it."""
+    url = bot.handlers.get(handler, "")
+    if not url or not is_webhook_bot(bot):
+        return url
+    joiner = "&" if urlsplit(url).query else ("" if url.endswith("?") else "?")
+    return f"{url}{joiner}CLIENT_ID={bot.application_token}"
+
+
+def portal_auth(services: Services, bot: Bot | None = None) -> dict[str, str]:
+    portal = services.portal
+    auth = {
+        "domain": portal.domain,
+        "client_endpoint": portal.client_endpoint,
+        "server_endpoint": portal.server_endpoint,
+        "member_id": portal.member_id,
+    }
+    if bot is not None:
+        auth["application_token"] = bot.application_token
+    return auth
+
+
+def bot_block(services: Services, bot: Bot) -> dict[str, Any]:
+    """``data[BOT][<id>]``: who the event is for. Tokens are added by the delivery worker."""
+    auth = {**portal_auth(services, bot), "user_id": str(bot.id)}
+    return {**auth, "AUTH": auth, "BOT_ID": str(bot.id), "BOT_CODE": bot.code}
+
+
+def user_block(user: User | None, flags: bool = True) -> dict[str, str] | list[Any]:
+    """``data[USER]``: the author (message events) or the inviter (join). Empty for user 0."""
+    if user is None or user.id <= 0:
+        return []
+    block = {
+        "ID": str(user.id),
+        "NAME": user.full_name,
+        "FIRST_NAME": user.name,
+        "LAST_NAME": user.last_name,
+        "WORK_POSITION": user.work_position,
+        "GENDER": user.gender or "M",
+    }
+    if flags:
+        block.update(
+            IS_BOT=yn(user.kind == "bot"),
+            IS_CONNECTOR=yn(user.kind == "customer"),
+            IS_NETWORK="N",
+            IS_EXTRANET=yn(user.extranet),
+        )
+    return block
+
+
+def chat_params(chat: Chat, session: Session | None) -> dict[str, str]:
+    """The ``CHAT_*`` fields of a group or Open Lines chat."""
+    return {
+        "CHAT_ID": str(chat.id),
+        "CHAT_TITLE": chat.title,
+        "CHAT_AUTHOR_ID": str(chat.author_id),
+        "CHAT_TYPE": chat.type,
+        "CHAT_AVATAR": "",
+        "CHAT_COLOR": "",
+        "CHAT_ENTITY_TYPE": chat.entity_type,
+        "CHAT_ENTITY_ID": chat.entity_id,
+        "CHAT_ENTITY_DATA_1": session.entity_data_1() if session is not None else "",
+        "CHAT_ENTITY_DATA_2": "",
+        "CHAT_ENTITY_DATA_3": "",
+        "CHAT_EXTRANET": "N",
+    }
+
+
+def message_params(
+    chat: Chat, session: Session | None, message: Message, bot: Bot, private_to: int = 0
+) -> dict[str, Any]:
+    """``data[PARAMS]`` of ONIMBOTMESSAGEADD (spec 7.1), including the Open Lines fields."""
+    private = chat.type == "P"
+    params: dict[str, Any] = {
+        "MESSAGE": message.text,
+        "TEMPLATE_ID": str(message.params.get("TEMPLATE_ID", "")),
+        "MESSAGE_TYPE": chat.type,
+        "FROM_USER_ID": str(message.author_id),
+        "DIALOG_ID": str(message.author_id) if private else chat.dialog_id,
+        "TO_CHAT_ID": str(chat.id),
+        "AUTHOR_ID": str(message.author_id),
+        "SYSTEM": yn(message.system),
+        "TO_USER_ID": str(private_to if private else 0),
+    }
+    if not private:
+        params.update(chat_params(chat, session))
+    for flag in ("SKIP_CONNECTOR", "IMPORTANT_CONNECTOR", "URL_PREVIEW"):
+        if flag in message.params:
+            params[flag] = str(message.params[flag])
+    for block in ("ATTACH", "KEYBOARD"):
+        if message.params.get(block):
+            params[block] = message.params[block]
+    params.update(
+        MESSAGE_ID=str(message.id),
+        CHAT_TYPE=chat.type,
+        LANGUAGE=LANGUAGE,
+    )
+    return params
+
+
+def message_add(
+    services: Services,
+    bot: Bot,
+    chat: Chat,
+    session: Session | None,
+    message: Message,
+    author: User | None,
+    private_to: int = 0,
+) -> OutboxEvent | None:
+    """ONIMBOTMESSAGEADD for one bot, or None when it has no handler."""
+    target = handler_url(bot, "MESSAGE_ADD")
+    if not target:
+        return None
+    data = {
+        "BOT": {str(bot.id): bot_block(services, bot)},
+        "PARAMS": message_params(chat, session, message, bot, private_to),
+        "USER": user_block(author),
+    }
+    return _event("ONIMBOTMESSAGEADD", target, chat.id, data, services, bot)
+
+
+def message_change(
+    services: Services,
+    kind: str,
+    bot: Bot,
+    chat: Chat,
+    session: Session | None,
+    message: Message,
+    author: User | None,
+) -> OutboxEvent | None:
+    """ONIMBOTMESSAGEUPDATE (``kind`` "MESSAGE_UPDATE") or ONIMBOTMESSAGEDELETE ("MESSAGE_DELETE")."""
+    target = handler_url(bot, kind)
+    if not target:
+        return None
+    params: dict[str, Any] = {
+        "ID": str(message.id),
+        "CHAT_ID": str(chat.id),
+        "AUTHOR_ID": str(message.author_id),
+        "MESSAGE": message.text,
+        "MESSAGE_TYPE": chat.type,
+        "FROM_USER_ID": str(message.author_id),
+        "TO_USER_ID": "0",
+        "DIALOG_ID": chat.dialog_id,
+    }
+    params.update(chat_params(chat, session))
+    params.update(MESSAGE_ID=str(message.id), CHAT_TYPE=chat.type, LANGUAGE=LANGUAGE)
+    data = {
+        "BOT": {str(bot.id): bot_block(services, bot)},
+        "PARAMS": params,
+        "USER": user_block(author),
+    }
+    return _event(BOT_EVENTS[kind], target, chat.id, data, services, bot)
+
+
+def join_chat(
+    services: Services, bot: Bot, chat: Chat, session: Session | None, inviter: User | None
+) -> OutboxEvent | None:
+    """ONIMBOTJOINCHAT (spec 7.2): the bot was added to a chat, e.g. as a line's welcome bot."""
+    target = handler_url(bot, "WELCOME_MESSAGE")
+    if not target:
+        return None
+    params = {
+        "CHAT_TYPE": chat.type,
+        "MESSAGE_TYPE": chat.type,
+        "BOT_ID": str(bot.id),
+        "USER_ID": str(inviter.id if inviter else 0),
+        "DIALOG_ID": chat.dialog_id,
+        "LANGUAGE": LANGUAGE,
+        "CHAT_ID": str(chat.id),
+        "CHAT_AUTHOR_ID": str(chat.author_id),
+        "CHAT_ENTITY_TYPE": chat.entity_type,
+        "CHAT_ENTITY_ID": chat.entity_id,
+        "CHAT_ENTITY_DATA_1": session.entity_data_1() if session is not None else "",
+        "ACCESS_HISTORY": "1",
+    }
+    data = {
+        "BOT": {str(bot.id): bot_block(services, bot)},
+        "PARAMS": params,
+        "USER": user_block(inviter, flags=False),
+    }
+    return _event("ONIMBOTJOINCHAT", target, chat.id, data, services, bot)
+
+
+def bot_delete(services: Services, bot: Bot) -> OutboxEvent | None:
+    """ONIMBOTDELETE (spec 7.3): ``data`` is just the bot's id and code."""
+    target = handler_url(bot, "BOT_DELETE")
+    if not target:
+        return None
+    data = {"BOT_ID": str(bot.id), "BOT_CODE": bot.code}
+    return _event("ONIMBOTDELETE", target, 0, data, services, bot)
+
+
+def command_add(
+    services: Services,
+    bot: Bot,
+    command_id: int,
+    command: str,
+    command_params: str,
+    handler: str,
+    chat: Chat,
+    session: Session | None,
+    message: Message,
+    author: User | None,
+) -> OutboxEvent | None:
+    """ONIMCOMMANDADD (spec 7.5): someone typed ``/command`` in a chat with the bot."""
+    target = handler
+    if target and is_webhook_bot(bot):
+        target = f"{target}{'&' if urlsplit(target).query else '?'}CLIENT_ID={bot.application_token}"
+    if not target:
+        return None
+    entry = {
+        **bot_block(services, bot),
+        "COMMAND": command,
+        "COMMAND_ID": str(command_id),
+        "COMMAND_PARAMS": command_params,
+        "COMMAND_CONTEXT": "TEXTAREA",
+        "MESSAGE_ID": str(message.id),
+    }
+    data = {
+        "COMMAND": {str(command_id): entry},
+        "PARAMS": message_params(chat, session, message, bot),
+        "USER": user_block(author, flags=False),
+    }
+    return _event("ONIMCOMMANDADD", target, chat.id, data, services, bot)
+
+
+def _event(
+    name: str, target: str, chat_id: int, data: dict[str, Any], services: Services, bot: Bot
+) -> OutboxEvent:
+    payload = {"event": name, "data": data, "auth": portal_auth(services, bot)}
+    return OutboxEvent(event=name, payload=payload, target=target, chat_id=chat_id)
