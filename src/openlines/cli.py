@@ -99,8 +99,8 @@ def load_config(path: Path | None, demo: bool = False, db: str | None = None) ->
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8024].")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default: 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on (default: 8024).")] = None,
     db: DbOption = None,
     config: ConfigOption = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load the built-in demo portal.")] = False,
