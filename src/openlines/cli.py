@@ -175,6 +175,9 @@ async def _serve(cfg: Config, fake_clock: bool) -> None:
         return
     services = boot.services
     services.shutdown.append(services.store.close)
+    from openlines.delivery import install as install_delivery
+
+    install_delivery(services)  # after store.close: shutdown runs in reverse, so the worker stops first
     _banner(cfg, services, ca_path, plain_socket)
     ssl = (server.tls_cert, server.tls_key) if server.tls_cert else None
     await httpserver.serve(

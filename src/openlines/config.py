@@ -102,12 +102,29 @@ class AppConfig:
 
 
 @dataclass
+class DeliveryConfig:
+    """[delivery]: how events are POSTed to handlers (docs/events.md)."""
+
+    enabled: bool = True  # false: events stay in the outbox (openlines events list shows them)
+    retries: int = 7  # tries after the first one: 8 attempts in all; 0 = the real server (no retry)
+    first_retry: float = 1.0  # seconds before the first retry; doubles on every further one
+    max_delay: float = 30.0  # the longest wait between two tries
+    jitter: float = 0.2  # each wait is scaled by a random factor in [1 - jitter, 1 + jitter]
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0  # outlasts a handler that calls the REST API before it answers
+    concurrency: int = 64  # deliveries in flight at once
+    per_target: int = 8  # deliveries in flight to one handler URL (one per chat at most)
+    poll_interval: float = 0.5  # how often the worker looks for due rows without being woken
+
+
+@dataclass
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     users: list[UserConfig] = field(default_factory=list)
     lines: list[LineConfig] = field(default_factory=list)
     webhooks: list[WebhookConfig] = field(default_factory=list)
     apps: list[AppConfig] = field(default_factory=list)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     source: str = "<defaults>"
 
 
@@ -142,7 +159,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 def from_dict(raw: dict[str, Any], source: str = "<dict>", env: dict[str, str] | None = None) -> Config:
     problems: list[str] = []
-    known = {"server", "users", "lines", "webhooks", "apps"}
+    known = {"server", "users", "lines", "webhooks", "apps", "delivery"}
     for key in raw:
         if key not in known:
             problems.append(f"{key}: unknown table (expected one of {', '.join(sorted(known))})")
@@ -160,6 +177,7 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>", env: dict[str, str] |
         _webhook(item, f"webhooks[{i}]", problems) for i, item in enumerate(_array(raw, "webhooks", problems))
     ]
     config.apps = [_app(item, f"apps[{i}]", problems) for i, item in enumerate(_array(raw, "apps", problems))]
+    config.delivery = _delivery(_table(raw, "delivery", problems), env or {}, problems)
     _cross_check(config, problems)
     if problems:
         raise ConfigError(source, problems)
@@ -242,6 +260,51 @@ def _server(raw: dict[str, Any], problems: list[str]) -> ServerConfig:
     except ValueError as exc:
         problems.append(f"server.timezone: {exc}")
     return server
+
+
+def _delivery(raw: dict[str, Any], env: dict[str, str], problems: list[str]) -> DeliveryConfig:
+    """[delivery] keys, each overridable by ``OPENLINES_DELIVERY_<KEY>``."""
+    delivery = DeliveryConfig()
+    values = dict(raw)
+    for name in DeliveryConfig.__dataclass_fields__:
+        var = f"OPENLINES_DELIVERY_{name.upper()}"
+        if var in env:
+            text = env[var].strip()
+            if name == "enabled":
+                values[name] = text.lower() in ("1", "true", "yes", "on")
+                continue
+            try:
+                values[name] = int(text) if name in ("retries", "concurrency", "per_target") else float(text)
+            except ValueError:
+                problems.append(f"{var}: must be a number, not {text!r}")
+    for key, value in values.items():
+        if key not in DeliveryConfig.__dataclass_fields__:
+            problems.append(f"delivery.{key}: unknown key")
+            continue
+        default = getattr(delivery, key)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                problems.append(f"delivery.{key}: must be true or false")
+                continue
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                problems.append(f"delivery.{key}: must be a whole number >= 0")
+                continue
+        elif not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            problems.append(f"delivery.{key}: must be a number of seconds >= 0")
+            continue
+        else:
+            value = float(value)
+        setattr(delivery, key, value)
+    if delivery.jitter > 1:
+        problems.append("delivery.jitter: must be between 0 and 1")
+    for key in ("concurrency", "per_target"):
+        if getattr(delivery, key) < 1:
+            problems.append(f"delivery.{key}: must be at least 1")
+    for key in ("read_timeout", "connect_timeout", "poll_interval"):
+        if getattr(delivery, key) <= 0:
+            problems.append(f"delivery.{key}: must be more than 0")
+    return delivery
 
 
 def _check_keys(raw: dict[str, Any], place: str, allowed: set[str], problems: list[str]) -> None:

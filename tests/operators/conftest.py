@@ -3,12 +3,18 @@ the extranet user 5, so each can call the ``imopenlines.*`` methods with its own
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from openlines.cli import load_config
+from openlines.engine.dialogs import customer_message
+from openlines.portal import bootstrap
 from tests.conftest import DEMO_HOOK, ServerProcess
 
 SCOPES = '["imopenlines", "im", "imbot", "user"]'
@@ -28,15 +34,67 @@ def portal_config() -> str:
     return "\n\n".join(hooks) + "\n"
 
 
+SEEDED = 40  # customer dialogues per line, written before the server starts
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    chat_id: int
+    session_id: int
+    user_code: str
+    line_id: int
+
+
+async def _seed(config_path: Path, db: Path) -> list[Dialogue]:
+    """Customer dialogues made by the real engine in the server's database file (no widget needed)."""
+    boot = await bootstrap(load_config(config_path, demo=True, db=str(db)), fake_clock=True)
+    services = boot.services
+    made = []
+    try:
+        for line_id in (1, 2):
+            for i in range(SEEDED):
+                chat, session, _ = await customer_message(
+                    services, line_id, "livechat", f"ext-{line_id}-{i}", {"name": f"Visitor {i}"}, "Hello"
+                )
+                made.append(Dialogue(chat.id, session.id, chat.entity_id, line_id))
+    finally:
+        await services.store.close()
+    return made
+
+
+class Pool:
+    """Hands each test dialogues nobody else has touched."""
+
+    def __init__(self, dialogues: list[Dialogue]) -> None:
+        self.free = list(dialogues)
+
+    def take(self, line_id: int = 1) -> Dialogue:
+        for i, dialogue in enumerate(self.free):
+            if dialogue.line_id == line_id:
+                return self.free.pop(i)
+        raise RuntimeError(f"no seeded dialogue left on line {line_id}; raise SEEDED")
+
+
 @pytest.fixture(scope="package")
-def ops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def ops_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Pool]]:
     folder = tmp_path_factory.mktemp("operators-server")
     config = folder / "openlines.toml"
     config.write_text(portal_config())
     proc = ServerProcess(folder, ["--demo", "--fake-clock", "--config", str(config)])
+    dialogues = asyncio.run(_seed(config, proc.db))
     proc.start()
-    yield proc
+    yield proc, Pool(dialogues)
     proc.stop()
+
+
+@pytest.fixture(scope="package")
+def ops_server(ops_portal: tuple[ServerProcess, Pool]) -> ServerProcess:
+    return ops_portal[0]
+
+
+@pytest.fixture(scope="package")
+def pool(ops_portal: tuple[ServerProcess, Pool]) -> Pool:
+    return ops_portal[1]
 
 
 class Rest:

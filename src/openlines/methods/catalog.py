@@ -10,6 +10,7 @@ from openlines.methods import (
     basic,
     batch,
     imopenlines_config,  # operators & lookups lane
+    imopenlines_dialog,  # operators & lookups lane
     openlines_clock,
     user,
 )
@@ -27,6 +28,7 @@ def build() -> Registry:
         module.register(registry)
     openlines_clock.register(registry)
     imopenlines_config.register(registry)  # operators & lookups lane
+    imopenlines_dialog.register(registry)  # operators & lookups lane
     return registry
 
 

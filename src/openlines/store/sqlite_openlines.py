@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, TypeVar
 
+from openlines.domain.delivery import Binding, Delivery
 from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
 from openlines.store.sqlite_base import SqliteBase
 
@@ -46,9 +48,12 @@ _CHAT_COLS = _columns(Chat)
 _MESSAGE_COLS = _columns(Message)
 _SESSION_COLS = _columns(Session)
 _TRANSFER_COLS = _columns(Transfer)
+_DELIVERY_COLS = _columns(Delivery)
 
 
 class SqliteOpenLines(SqliteBase):
+    on_event_added: Callable[[], None] | None = None  # delivery (issue 7): wakes the delivery worker
+
     # --- generic helpers ------------------------------------------------------------------------
 
     def _insert(self, table: str, names: list[str], record: Any, with_id: bool = False) -> int:
@@ -350,6 +355,8 @@ class SqliteOpenLines(SqliteBase):
                 now,
             ),
         )
+        if self.on_event_added is not None:
+            self.on_event_added()
         return int(cursor.lastrowid or 0)
 
     async def pending_events(self, limit: int = 100) -> list[tuple[int, str, str, int, dict[str, Any]]]:
@@ -383,6 +390,296 @@ class SqliteOpenLines(SqliteBase):
             "SELECT line_id, visitor, customer_id, chat_id FROM visitors WHERE token_hash = ?", (token_hash,)
         ).fetchone()
         return None if row is None else (row[0], row[1], row[2], row[3])
+
+    # --- delivery (issue 7) -------------------------------------------------------------------------
+
+    def _delivery(self, row: tuple[Any, ...]) -> Delivery:
+        values = dict(zip(_DELIVERY_COLS, row, strict=True))
+        values["payload"] = json.loads(values["payload"]) if values["payload"] else {}
+        return Delivery(**values)
+
+    async def claim_due_events(
+        self, now: float, lease: float, limit: int, skip: tuple[int, ...] = ()
+    ) -> list[Delivery]:
+        """Due pending rows that head their (target, chat) line, marked as claimed until ``now + lease``.
+
+        A row waits while an older pending row of the same handler and chat exists (in flight or
+        waiting for a retry), so events reach each handler in order per chat. ``skip`` are ids this
+        process is already sending. One process owns a SQLite file, so the claim is a plain update;
+        a PostgreSQL store does the same with ``FOR UPDATE SKIP LOCKED``.
+        """
+        cols = ", ".join("o." + c for c in _DELIVERY_COLS)
+        async with self.atomic():
+            rows = self.db.execute(
+                f"SELECT {cols} FROM outbox o WHERE o.status = 'pending' AND o.target != '' "
+                "AND o.due <= ? AND o.claimed_until <= ? "
+                "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
+                "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ?",
+                (now, now, limit + len(skip)),
+            ).fetchall()
+            claimed = [self._delivery(r) for r in rows if r[0] not in skip][:limit]
+            self.db.executemany(
+                "UPDATE outbox SET claimed_until = ? WHERE id = ?", [(now + lease, d.id) for d in claimed]
+            )
+        for delivery in claimed:
+            delivery.claimed_until = now + lease
+        return claimed
+
+    async def next_due(self) -> float | None:
+        """The earliest due time of a pending row, or None when nothing is pending."""
+        row = self.db.execute("SELECT MIN(due) FROM outbox WHERE status = 'pending'").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def release_claims(self) -> int:
+        """Forget every claim (at start: the previous process is gone, so nothing is in flight)."""
+        async with self.atomic():
+            cursor = self.db.execute(
+                "UPDATE outbox SET claimed_until = 0 WHERE status = 'pending' AND claimed_until > 0"
+            )
+        return cursor.rowcount
+
+    async def set_delivery_owner(
+        self, delivery_id: int, app_id: str, app_token: str, handler_id: int
+    ) -> None:
+        self.db.execute(
+            "UPDATE outbox SET app_id = ?, app_token = ?, handler_id = ? WHERE id = ?",
+            (app_id, app_token, handler_id, delivery_id),
+        )
+
+    async def mark_delivered(self, delivery_id: int, attempts: int, now: float) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'delivered', attempts = ?, delivered = ?, claimed_until = 0, "
+            "last_error = '' WHERE id = ?",
+            (attempts, now, delivery_id),
+        )
+
+    async def mark_failed(self, delivery_id: int, attempts: int, next_due: float, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET attempts = ?, due = ?, last_error = ?, claimed_until = 0 WHERE id = ?",
+            (attempts, next_due, error[:1000], delivery_id),
+        )
+
+    async def mark_dead(self, delivery_id: int, attempts: int, error: str) -> None:
+        self.db.execute(
+            "UPDATE outbox SET status = 'dead', attempts = ?, last_error = ?, claimed_until = 0 WHERE id = ?",
+            (attempts, error[:1000], delivery_id),
+        )
+
+    async def get_delivery(self, delivery_id: int) -> Delivery | None:
+        row = self.db.execute(
+            f"SELECT {', '.join(_DELIVERY_COLS)} FROM outbox WHERE id = ?", (delivery_id,)
+        ).fetchone()
+        return None if row is None else self._delivery(row)
+
+    async def list_deliveries(
+        self, filters: dict[str, Any], offset: int, limit: int, count: bool
+    ) -> tuple[list[Delivery], int]:
+        """Filters: status, event (case-insensitive), target, chat_id. Newest first."""
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
+        if filters.get("status"):
+            where.append("status = ?")
+            args.append(str(filters["status"]).lower())
+        if filters.get("event"):
+            where.append("event = ?")
+            args.append(str(filters["event"]).upper())
+        if filters.get("target"):
+            where.append("target = ?")
+            args.append(str(filters["target"]))
+        if filters.get("chat_id"):
+            where.append("chat_id = ?")
+            args.append(int(filters["chat_id"]))
+        clause = " AND ".join(where)
+        rows = self.db.execute(
+            f"SELECT {', '.join(_DELIVERY_COLS)} FROM outbox WHERE {clause} ORDER BY id DESC LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        ).fetchall()
+        total = 0
+        if count:
+            total = int(self.db.execute(f"SELECT COUNT(*) FROM outbox WHERE {clause}", args).fetchone()[0])
+        return [self._delivery(r) for r in rows], total
+
+    async def replay_delivery(self, delivery_id: int, now: float) -> bool:
+        """Queue a delivered or dead row again: pending, due now, attempts from zero."""
+        cursor = self.db.execute(
+            "UPDATE outbox SET status = 'pending', due = ?, attempts = 0, claimed_until = 0, last_error = '', "
+            "delivered = 0 WHERE id = ? AND status IN ('delivered', 'dead')",
+            (now, delivery_id),
+        )
+        return cursor.rowcount > 0
+
+    async def expand_broadcasts(self, now: float, limit: int = 100) -> int:
+        """Copy each pending broadcast row (target '') to every handler bound to its event.
+
+        Online bindings get an outbox row of their own (with the app's application_token and the
+        binding id); offline bindings get an ``offline_events`` row. The broadcast row becomes
+        'expanded'. Rows are taken in id order, so the copies keep the order of their sources.
+        """
+        async with self.atomic():
+            rows = self.db.execute(
+                "SELECT id, event, chat_id, payload, created FROM outbox "
+                "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+            for row_id, event, chat_id, payload, created in rows:
+                bindings = self.db.execute(
+                    "SELECT b.id, b.app_id, b.handler, b.offline, COALESCE(a.application_token, '') "
+                    "FROM event_bindings b LEFT JOIN apps a ON a.client_id = b.app_id "
+                    "WHERE b.event = ? AND b.kind = 'app' AND COALESCE(a.active, 1) = 1 ORDER BY b.id",
+                    (event.upper(),),
+                ).fetchall()
+                for binding_id, app_id, handler, offline, token in bindings:
+                    if offline:
+                        self.db.execute(
+                            "INSERT INTO offline_events(app_id, event, data, message_id, created) VALUES (?,?,?,?,?)",
+                            (app_id, event.upper(), payload, row_id, now),
+                        )
+                        continue
+                    self.db.execute(
+                        "INSERT INTO outbox(event, target, chat_id, payload, created, due, app_token, "
+                        "handler_id, origin_id, app_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (event, handler, chat_id, payload, created, now, token, binding_id, row_id, app_id),
+                    )
+                self.db.execute(
+                    "UPDATE outbox SET status = 'expanded', delivered = ? WHERE id = ?", (now, row_id)
+                )
+        return len(rows)
+
+    async def bot_owner(self, target: str, payload: dict[str, Any]) -> tuple[str, str] | None:
+        """(app_id, application_token) of the bot a bot event is for: by the bot ids in its data
+        (``BOT``, ``COMMAND``, ``BOT_ID``), else by a bot whose handler URL is ``target``."""
+        ids: list[int] = []
+        for block in ("BOT", "COMMAND"):
+            value = payload.get(block)
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    if isinstance(item, dict) and str(item.get("BOT_ID", "")).isdigit():
+                        ids.append(int(item["BOT_ID"]))
+                    elif str(key).isdigit() and block == "BOT":
+                        ids.append(int(key))
+        if str(payload.get("BOT_ID", "")).isdigit():
+            ids.append(int(payload["BOT_ID"]))
+        for bot_id in ids:
+            row = self.db.execute(
+                "SELECT app_id, application_token FROM bots WHERE id = ?", (bot_id,)
+            ).fetchone()
+            if row is not None:
+                return str(row[0]), str(row[1])
+        for app_id, token, handlers in self.db.execute(
+            "SELECT app_id, application_token, handlers FROM bots ORDER BY id"
+        ):
+            urls = json.loads(handlers or "{}")
+            if isinstance(urls, dict) and target in urls.values():
+                return str(app_id), str(token)
+        return None
+
+    async def handler_binding(self, app_id: str, event: str, handler: str, now: float) -> int:
+        """The id of a bot handler's binding row, made on first use (the event_handler_id)."""
+        row = self.db.execute(
+            "SELECT id FROM event_bindings WHERE app_id = ? AND event = ? AND handler = ? AND offline = 0 "
+            "ORDER BY id LIMIT 1",
+            (app_id, event.upper(), handler),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        cursor = self.db.execute(
+            "INSERT INTO event_bindings(app_id, event, handler, auth_type, offline, kind, created) "
+            "VALUES (?,?,?,0,0,'bot',?)",
+            (app_id, event.upper(), handler, now),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def bind_event(self, binding: Binding) -> int | None:
+        """Add an app's binding; None when the same one exists already."""
+        try:
+            cursor = self.db.execute(
+                "INSERT INTO event_bindings(app_id, event, handler, auth_type, offline, kind, created) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (
+                    binding.app_id,
+                    binding.event.upper(),
+                    binding.handler,
+                    binding.auth_type,
+                    int(binding.offline),
+                    binding.kind,
+                    binding.created,
+                ),
+            )
+        except sqlite3.IntegrityError:
+            return None
+        binding.id = int(cursor.lastrowid or 0)
+        return binding.id
+
+    async def unbind_event(
+        self, app_id: str, event: str, handler: str | None, auth_type: int | None, offline: bool
+    ) -> int:
+        """Remove an app's bindings of an event (all handlers when ``handler`` is None); the count."""
+        where = "app_id = ? AND event = ? AND offline = ? AND kind = 'app'"
+        args: list[Any] = [app_id, event.upper(), int(offline)]
+        if handler is not None:
+            where += " AND handler = ?"
+            args.append(handler)
+        if auth_type is not None:
+            where += " AND auth_type = ?"
+            args.append(auth_type)
+        return self.db.execute(f"DELETE FROM event_bindings WHERE {where}", args).rowcount
+
+    async def list_bindings(self, app_id: str) -> list[Binding]:
+        rows = self.db.execute(
+            "SELECT id, app_id, event, handler, auth_type, offline, kind, created FROM event_bindings "
+            "WHERE app_id = ? ORDER BY id",
+            (app_id,),
+        ).fetchall()
+        return [Binding(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
+
+    async def offline_events(
+        self, app_id: str, limit: int, with_errors: bool = False, process_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Queued offline events of an app, oldest first (not reserved by another process)."""
+        where = "app_id = ?"
+        args: list[Any] = [app_id]
+        if process_id is not None:
+            where += " AND process_id = ?"
+            args.append(process_id)
+        if not with_errors:
+            where += " AND error = 0"
+        rows = self.db.execute(
+            "SELECT id, event, data, additional, message_id, created, process_id, error FROM offline_events "
+            f"WHERE {where} ORDER BY id LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [
+            {
+                "ID": r[0],
+                "EVENT_NAME": r[1],
+                "EVENT_DATA": json.loads(r[2]),
+                "EVENT_ADDITIONAL": json.loads(r[3]),
+                "MESSAGE_ID": r[4],
+                "CREATED": r[5],
+                "PROCESS_ID": r[6],
+                "ERROR": r[7],
+            }
+            for r in rows
+        ]
+
+    async def reserve_offline_events(self, ids: list[int], process_id: str) -> None:
+        self.db.executemany(
+            "UPDATE offline_events SET process_id = ? WHERE id = ?", [(process_id, i) for i in ids]
+        )
+
+    async def clear_offline_events(self, app_id: str, ids: list[int] | None, process_id: str | None) -> int:
+        """Delete an app's offline events: by id, by reserving process, or both."""
+        where = "app_id = ?"
+        args: list[Any] = [app_id]
+        if process_id is not None:
+            where += " AND process_id = ?"
+            args.append(process_id)
+        if ids is not None:
+            if not ids:
+                return 0
+            where += f" AND id IN ({', '.join('?' * len(ids))})"
+            args += ids
+        return self.db.execute(f"DELETE FROM offline_events WHERE {where}", args).rowcount
 
 
 def is_integrity_error(exc: BaseException) -> bool:

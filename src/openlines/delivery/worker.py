@@ -1,0 +1,205 @@
+"""The delivery worker: sends outbox rows to their handlers, retries, parks dead letters.
+
+One asyncio task per server process loops: expand broadcast rows into one row per bound handler,
+claim the due rows that head their (handler, chat) line, and send each in its own task. No database
+transaction is held while a request is on the wire: the claim, and later the outcome, are two short
+transactions of their own. The REST API runs on the same event loop, so a handler that calls the
+API before it answers its delivery is served meanwhile (nothing waits on the delivery).
+
+Time comes from ``services.clock``: retry due times are clock times, so ``--fake-clock`` plus
+``openlines.clock.advance`` moves retries forward. The loop itself sleeps in real time (the poll
+interval) or until woken by a new outbox row, a finished delivery or a clock move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+
+import httpx
+
+from openlines.config import DeliveryConfig
+from openlines.delivery import envelope
+from openlines.delivery.backoff import RetryPolicy
+from openlines.domain.delivery import Delivery
+from openlines.services import Services
+
+log = logging.getLogger("openlines.delivery")
+
+CLAIM_MARGIN = 10.0  # seconds a claim outlives the longest possible attempt
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        services: Services,
+        config: DeliveryConfig | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.services = services
+        self.config = config or services.config.delivery
+        self.policy = RetryPolicy.from_config(self.config)
+        self.rng = rng or random.Random()
+        self.lease = self.config.connect_timeout + self.config.read_timeout + CLAIM_MARGIN
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._per_target: Counter[str] = Counter()
+        self._client: httpx.AsyncClient | None = None
+        self.sent = 0  # attempts made by this worker (for logs and tests)
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Forget claims of a previous process (SQLite: one process per file) and start the loop."""
+        await self.services.store.release_claims()
+        timeout = httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
+        limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=32)
+        self._client = httpx.AsyncClient(
+            timeout=timeout, limits=limits, follow_redirects=False, trust_env=False
+        )
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="openlines-delivery")
+
+    async def stop(self, drain: float = 5.0) -> None:
+        """Stop claiming; give in-flight deliveries up to ``drain`` seconds, then cancel them.
+
+        A cancelled delivery stays pending (its claim is released at the next start), so it is sent
+        again then: at least once, never lost.
+        """
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        pending = list(self._in_flight.values())
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=drain)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def wake(self) -> None:
+        """Look for work now (new outbox row, finished delivery, moved clock)."""
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.pump()
+            except Exception:  # a broken database must not kill the worker; try again later
+                log.exception("delivery pass failed")
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), await self._idle_time())
+
+    async def _idle_time(self) -> float:
+        wait = self.config.poll_interval
+        clock = self.services.clock
+        if not clock.fake:
+            due = await self.services.store.next_due()
+            if due is not None:
+                wait = min(wait, max(due - clock.now(), 0.0))
+        return max(wait, 0.001)
+
+    async def pump(self) -> int:
+        """One pass: expand broadcasts, claim what is due and start sending it. Returns rows started."""
+        store = self.services.store
+        now = self.services.clock.now()
+        await store.expand_broadcasts(now)
+        room = self.config.concurrency - len(self._in_flight)
+        if room <= 0:
+            return 0
+        claimed = await store.claim_due_events(now, self.lease, room, tuple(self._in_flight))
+        started = 0
+        for delivery in claimed:
+            if self._per_target[delivery.target] >= self.config.per_target:
+                continue  # its claim lapses; it is picked up when a slot frees
+            self._per_target[delivery.target] += 1
+            task = asyncio.create_task(self._deliver(delivery), name=f"openlines-delivery-{delivery.id}")
+            self._in_flight[delivery.id] = task
+            started += 1
+        return started
+
+    # --- one delivery ------------------------------------------------------------------------------
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivery %s failed unexpectedly", delivery.id)
+        finally:
+            self._in_flight.pop(delivery.id, None)
+            self._per_target[delivery.target] -= 1
+            if self._per_target[delivery.target] <= 0:
+                del self._per_target[delivery.target]
+            self._wake.set()  # the next event of this chat may go now
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        services = self.services
+        store = services.store
+        await self._resolve_owner(delivery)
+        payload = envelope.body(delivery, services.portal, services.clock.now())
+        headers = envelope.headers(delivery, services.portal, payload)
+        attempt = delivery.attempts + 1
+        error = ""
+        assert self._client is not None
+        self.sent += 1
+        try:
+            response = await self._client.post(delivery.target, content=payload, headers=headers)
+            if not 200 <= response.status_code < 300:
+                error = f"HTTP {response.status_code}"
+        except httpx.TimeoutException as exc:
+            error = f"timeout ({type(exc).__name__})"
+        except (httpx.HTTPError, ValueError) as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        now = services.clock.now()
+        async with store.atomic():
+            if not error:
+                await store.mark_delivered(delivery.id, attempt, now)
+            elif self.policy.gives_up(attempt):
+                await store.mark_dead(delivery.id, attempt, error)
+                log.warning("event %s to %s is a dead letter: %s", delivery.id, delivery.target, error)
+            else:
+                await store.mark_failed(
+                    delivery.id, attempt, now + self.policy.delay(attempt, self.rng), error
+                )
+
+    async def _resolve_owner(self, delivery: Delivery) -> None:
+        """Fill in the application_token and event_handler_id of a bot event on its first try."""
+        if delivery.handler_id and (delivery.app_token or not delivery.app_id):
+            return
+        store = self.services.store
+        now = self.services.clock.now()
+        async with store.atomic():
+            if not delivery.app_id:
+                owner = await store.bot_owner(delivery.target, envelope.split(delivery.payload)[0])
+                if owner is not None:
+                    delivery.app_id = owner[0]
+                    delivery.app_token = envelope.application_token(delivery) or owner[1]
+            if delivery.app_id and not delivery.handler_id:
+                delivery.handler_id = await store.handler_binding(
+                    delivery.app_id, delivery.event, delivery.target, now
+                )
+            await store.set_delivery_owner(
+                delivery.id, delivery.app_id, delivery.app_token, delivery.handler_id
+            )

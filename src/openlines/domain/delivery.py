@@ -1,0 +1,67 @@
+"""Records of event delivery: one outbox row as the delivery worker and the operator tools see it,
+and an app's event binding (``event.bind``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DEAD = "dead"
+EXPANDED = "expanded"  # a broadcast row (target '') copied to every handler bound to its event
+STATUSES = (PENDING, DELIVERED, DEAD, EXPANDED)
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One outbox row: an event on its way to one handler URL (or, with target '', to every binding)."""
+
+    id: int
+    event: str
+    target: str
+    chat_id: int
+    payload: dict[str, Any] = field(default_factory=dict)
+    created: float = 0.0
+    due: float = 0.0
+    attempts: int = 0
+    status: str = PENDING
+    last_error: str = ""
+    claimed_until: float = 0.0
+    app_token: str = ""
+    handler_id: int = 0
+    origin_id: int = 0
+    app_id: str = ""
+    delivered: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """The row as the operator tools show it (upper-case keys, like the REST answers)."""
+        return {
+            "ID": self.id,
+            "EVENT": self.event,
+            "TARGET": self.target,
+            "CHAT_ID": self.chat_id,
+            "STATUS": self.status,
+            "ATTEMPTS": self.attempts,
+            "LAST_ERROR": self.last_error,
+            "CREATED": self.created,
+            "DUE": self.due,
+            "DELIVERED": self.delivered,
+            "HANDLER_ID": self.handler_id,
+            "ORIGIN_ID": self.origin_id,
+            "APP_ID": self.app_id,
+        }
+
+
+@dataclass(slots=True)
+class Binding:
+    """An event handler: bound by an app with ``event.bind`` (kind 'app') or a bot's handler URL."""
+
+    id: int
+    app_id: str
+    event: str
+    handler: str = ""
+    auth_type: int = 0
+    offline: bool = False
+    kind: str = "app"
+    created: float = 0.0
