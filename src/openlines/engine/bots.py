@@ -27,11 +27,13 @@ def bot_of_other_app() -> RestError:
 
 
 def client_id_param(call: Call) -> str:
-    """``CLIENT_ID`` whatever the case of its key (the real server upper-cases a copy to find it)."""
+    """``CLIENT_ID`` whatever the case of its key (the real server upper-cases a copy to find it, so
+    of ``client_id`` and ``CLIENT_ID`` the later one wins). A list or object counts as absent."""
+    found = ""
     for key, value in call.params.items():
-        if isinstance(key, str) and key.upper() == "CLIENT_ID" and php.is_scalar(value):
-            return php.php_str(value)
-    return ""
+        if isinstance(key, str) and key.upper() == "CLIENT_ID":
+            found = php.php_str(value) if php.is_scalar(value) else ""
+    return found
 
 
 def app_id_for(call: Call) -> str:
@@ -39,7 +41,7 @@ def app_id_for(call: Call) -> str:
     if call.caller.client_id:
         return call.caller.client_id
     client_id = client_id_param(call)
-    if not client_id:
+    if not php.php_truthy(client_id):  # PHP empty(): "" and "0" are both missing
         raise errors.access_denied("Client ID not specified.")
     return WEBHOOK_APP_PREFIX + client_id
 

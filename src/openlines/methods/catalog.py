@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 from openlines.methods import (
     basic,
     batch,
+    imopenlines_bot,  # transfer lane
     imopenlines_config,  # operators & lookups lane
     imopenlines_dialog,  # operators & lookups lane
+    openlines_audit,  # transfer lane
     openlines_clock,
     user,
 )
@@ -29,6 +31,8 @@ def build() -> Registry:
     openlines_clock.register(registry)
     imopenlines_config.register(registry)  # operators & lookups lane
     imopenlines_dialog.register(registry)  # operators & lookups lane
+    imopenlines_bot.register(registry)  # transfer lane
+    openlines_audit.register(registry)  # transfer lane
     return registry
 
 

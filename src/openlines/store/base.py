@@ -21,6 +21,11 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or used right now (answered as 503, never as 500)."""
 
 
+class LockConflict(Exception):
+    """Another transaction holds the row this one must lock (PostgreSQL ``NOWAIT``); callers refuse
+    the operation (a transfer answers OPERATOR_WRONG) instead of waiting or failing with a 500."""
+
+
 class PlatformStore(Protocol):
     dialect: str
 
@@ -172,5 +177,11 @@ class BotsAndDialogsStore(Protocol):
     async def delete_command(self, command_id: int) -> None: ...
 
 
-class Store(PlatformStore, OpenLinesStore, BotsAndDialogsStore, Protocol):
+class TransferStore(Protocol):
+    """Transfer lane (C): what ownership changes read in one query."""
+
+    async def member_kinds(self, chat_id: int) -> dict[int, str]: ...
+
+
+class Store(PlatformStore, OpenLinesStore, BotsAndDialogsStore, TransferStore, Protocol):
     """Everything the services may ask of storage."""

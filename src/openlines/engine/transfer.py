@@ -1,0 +1,279 @@
+"""Changing who owns a session: transfer, the bot's hand-over to the queue, answer and finish.
+
+Each function is one store transaction: it loads the chat (locked), its open session and whatever
+the rule needs once, asks :mod:`openlines.domain.transfer_rules` for the change, and writes the
+members, session, chat, history row, system messages and outbox event together. A refusal is a
+``False`` result (the REST layer turns it into the real error), never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from openlines.domain import transfer_rules as rules
+from openlines.domain.openlines import Chat, FromType, OutboxEvent, Session, TransferMode
+from openlines.services import Services
+from openlines.store.base import LockConflict
+
+TRANSFER_EVENT = "ONOPENLINESSESSIONTRANSFER"  # bind name OnOpenLinesSessionTransfer (openlines only)
+FINISH_EVENT = "ONSESSIONFINISH"
+ON_QUEUED = "on_queued"  # services.extras hooks: async (services, chat, session) after a queue hand-over
+
+QueuedHook = Callable[[Services, Chat, Session], Awaitable[None]]
+
+
+async def _open_dialog(services: Services, chat_id: int) -> tuple[Chat, Session] | None:
+    """The locked LINES chat and its open session, or None (missing, not Open Lines, locked, closed)."""
+    store = services.store
+    try:
+        chat = await store.lock_chat(chat_id)
+    except LockConflict:
+        return None
+    if chat is None or not chat.is_lines:
+        return None
+    session = await store.open_session_of_chat(chat.id)
+    if session is None or session.chat_id != chat.id:
+        return None
+    return chat, session
+
+
+async def _write(services: Services, chat: Chat, change: rules.Change, now: float) -> None:
+    """Members, session and history row of a change; the chat record is updated in memory only
+    (saved once by :func:`_notify`, after the messages moved its last message id)."""
+    store = services.store
+    for user_id in change.remove:
+        await store.remove_member(chat.id, user_id)
+    for user_id in change.add:
+        await store.add_member(chat.id, user_id, now)
+    await store.save_session(change.session)
+    if change.history is not None:
+        await store.add_transfer(change.history)
+    if change.chat_author_id is not None:
+        chat.author_id = change.chat_author_id
+    if change.chat_line_id is not None:
+        chat.line_id = change.chat_line_id
+    chat.session_id = change.session.id
+
+
+async def _notify(services: Services, chat: Chat, notices: list[str], **params: Any) -> None:
+    from openlines.engine import messages  # late: messages calls back into this module
+
+    for text in notices:
+        await messages.post_system(services, chat, text, **params)
+    await services.store.save_chat(chat)
+
+
+def _transfer_event(services: Services, chat: Chat, change: rules.Change) -> OutboxEvent:
+    row = change.history
+    assert row is not None
+    session = change.session
+    data = {
+        "TRANSFER_ID": row.id,
+        "FROM": {"TYPE": row.from_type, "ID": row.from_id},
+        "TO": {"TYPE": row.to_type, "ID": row.to_id},
+        "MODE": row.mode,
+        "REASON": row.reason,
+        "SESSION": {
+            "ID": session.id,
+            "LINE_ID": session.line_id,
+            "STATUS": int(session.status),
+            "OWNER_TYPE": session.owner_type,
+            "OPERATOR_ID": session.operator_id,
+        },
+        "CHAT": {"ID": chat.id, "ENTITY_ID": chat.entity_id},
+    }
+    return OutboxEvent(
+        TRANSFER_EVENT, {"event": TRANSFER_EVENT, "data": data, "auth": _portal_auth(services)}, "", chat.id
+    )
+
+
+def _portal_auth(services: Services) -> dict[str, str]:
+    portal = services.portal
+    return {
+        "domain": portal.domain,
+        "client_endpoint": portal.client_endpoint,
+        "server_endpoint": portal.server_endpoint,
+        "member_id": portal.member_id,
+    }
+
+
+async def _record(services: Services, chat: Chat, change: rules.Change, now: float) -> None:
+    if change.history is not None:
+        await services.store.add_event(_transfer_event(services, chat, change), now)
+
+
+async def _run_queued_hooks(services: Services, chat: Chat, session: Session) -> None:
+    hooks: list[QueuedHook] = services.extras.get(ON_QUEUED, [])
+    for hook in hooks:
+        await hook(services, chat, session)
+
+
+async def transfer(
+    services: Services,
+    chat_id: int,
+    to_type: Literal["user", "queue"],
+    to_id: int,
+    *,
+    mode: TransferMode,
+    from_type: FromType,
+    from_id: int,
+    actor_id: int,
+    leave: bool,
+    reason: str = "",
+) -> bool:
+    """Hand the chat's open session to a user or a line's queue (behaviour notes 2.2-2.4).
+
+    False for every refusal the real server reports as OPERATOR_WRONG: no such chat or not an Open
+    Lines chat, no open session, a target who may not operate (missing, inactive, bot, extranet,
+    customer), a missing line, or a concurrent change holding the chat.
+    """
+    store = services.store
+    now = services.clock.now()
+    async with store.atomic():
+        found = await _open_dialog(services, chat_id)
+        if found is None:
+            return False
+        chat, session = found
+        if to_type == "user":
+            if not rules.can_receive(await store.get_user(to_id)):
+                return False
+            line = await store.get_line(session.line_id)
+            members = await store.member_kinds(chat.id)
+            change = rules.plan_user_transfer(
+                session,
+                line,
+                members,
+                to_id,
+                from_type=from_type,
+                from_id=from_id,
+                mode=mode,
+                actor_id=actor_id,
+                leave=leave,
+                now=now,
+                reason=reason,
+            )
+            await _write(services, chat, change, now)
+            await _record(services, chat, change, now)
+            await _notify(services, chat, change.notices)
+            return True
+        to_line = await store.get_line(to_id)
+        if to_line is None:
+            return False
+        from_line = to_line if session.line_id == to_id else await store.get_line(session.line_id)
+        members = await store.member_kinds(chat.id)
+        change = rules.plan_queue_transfer(
+            session,
+            from_line,
+            to_line,
+            members,
+            from_type=from_type,
+            from_id=from_id,
+            mode=mode,
+            actor_id=actor_id,
+            now=now,
+            reason=reason,
+        )
+        await _write(services, chat, change, now)
+        await _record(services, chat, change, now)
+        await store.save_chat(chat)  # routing hooks may read it back
+        # Routing runs before the notice, so "assigned to X" can precede "redirected" as on the real server.
+        await _run_queued_hooks(services, chat, change.session)
+        await _notify(services, chat, change.notices)
+        return True
+
+
+async def end_bot_session(services: Services, chat_id: int, actor_id: int) -> bool:
+    """The bot hands the dialogue to the line's queue (``imopenlines.bot.session.operator``, or the
+    customer typing "0"). False when the session's owner is not a bot (→ WRONG_CHAT)."""
+    store = services.store
+    now = services.clock.now()
+    async with store.atomic():
+        found = await _open_dialog(services, chat_id)
+        if found is None:
+            return False
+        chat, session = found
+        if session.owner_type != "bot":
+            return False
+        line = await store.get_line(session.line_id)
+        members = await store.member_kinds(chat.id)
+        change = rules.plan_end_bot_session(session, line, members, actor_id=actor_id, now=now)
+        if change is None:
+            return False
+        await _write(services, chat, change, now)
+        await _record(services, chat, change, now)
+        await _notify(services, chat, change.notices)
+        await _run_queued_hooks(services, chat, change.session)
+        return True
+
+
+async def answer(services: Services, chat_id: int, user_id: int, mode: TransferMode = "operator") -> bool:
+    """``user_id`` (an employee or a bot) takes the chat's open session and becomes its owner.
+
+    A history row is written when the owner changes; answering one's own answered session changes
+    nothing and succeeds. False without an open session, or for a user who cannot hold a session.
+    """
+    store = services.store
+    now = services.clock.now()
+    async with store.atomic():
+        found = await _open_dialog(services, chat_id)
+        if found is None:
+            return False
+        chat, session = found
+        user = await store.get_user(user_id)
+        if user is None or not user.active or user.kind == "customer" or user.extranet:
+            return False
+        line = await store.get_line(session.line_id)
+        members = await store.member_kinds(chat.id)
+        change = rules.plan_answer(
+            session, line, members, user_id, user.kind, mode=mode, actor_id=user_id, now=now
+        )
+        if change is None:
+            return True
+        await _write(services, chat, change, now)
+        await _record(services, chat, change, now)
+        await _notify(services, chat, change.notices)
+        return True
+
+
+async def finish(services: Services, chat_id: int, actor_id: int, *, spam: bool = False) -> bool:
+    """Close the chat's open session: CLOSE (60), or SPAM (65) with ``spam``; post the closing
+    notice, the line's closing text for the customer (CLOSE_RULE=text) and an OnSessionFinish event."""
+    store = services.store
+    now = services.clock.now()
+    async with store.atomic():
+        found = await _open_dialog(services, chat_id)
+        if found is None:
+            return False
+        chat, session = found
+        line = await store.get_line(session.line_id)
+        change = rules.plan_finish(session, line, actor_id=actor_id, spam=spam, now=now)
+        await _write(services, chat, change, now)
+        await store.add_event(_finish_event(services, chat, change.session), now)
+        await _notify(services, chat, change.notices)
+        closing = rules.close_text(line, spam)
+        if closing:
+            await _notify(services, chat, [closing], IMPORTANT_CONNECTOR="Y")
+        return True
+
+
+def _finish_event(services: Services, chat: Chat, session: Session) -> OutboxEvent:
+    """OnSessionFinish in the documented shape (spec 8.1)."""
+    item = {
+        "connector": {
+            "connector_id": chat.connector,
+            "line_id": str(session.line_id),
+            "chat_id": chat.external_chat_id,
+            "user_id": str(session.customer_id),
+        },
+        "session": {
+            "id": str(session.id),
+            "closed": "Y",
+            "parent_id": str(session.parent_id),
+            "close_term": "0",
+        },
+        "chat": {"id": str(chat.id)},
+        "user": {"id": str(session.customer_id)},
+    }
+    payload = {"event": FINISH_EVENT, "data": {"DATA": [item]}, "auth": _portal_auth(services)}
+    return OutboxEvent(FINISH_EVENT, payload, "", chat.id)
