@@ -44,7 +44,7 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 def build_app(services: Services, extra_routes: list[Route] | None = None) -> ASGIApp:
-    from openlines.web import oauth_pages
+    from openlines.web import oauth_pages, widget
 
     routes = [
         Route("/healthz", healthz),
@@ -53,6 +53,7 @@ def build_app(services: Services, extra_routes: list[Route] | None = None) -> AS
         Route("/oauth/token", oauth_pages.token, methods=["GET", "POST"]),
         Route("/oauth/authorize/", oauth_pages.authorize, methods=["GET", "POST"]),
         Route("/oauth/authorize", oauth_pages.authorize, methods=["GET", "POST"]),
+        *widget.routes(),  # bots & customers lane: the live-chat channel
         *(extra_routes or []),
     ]
     web = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})

@@ -1,0 +1,53 @@
+"""Small helpers for the bots-and-customers tests: REST calls through the demo webhook and widget
+messages, against a real server process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+HOOK = "/rest/1/demo_webhook_code/"
+
+
+def call(
+    client: httpx.Client, method: str, params: Any = None, *, form: bool = False, hook: str = HOOK
+) -> httpx.Response:
+    if form:
+        return client.post(f"{hook}{method}.json", data=params or {})
+    return client.post(f"{hook}{method}.json", json=params or {})
+
+
+def ok(client: httpx.Client, method: str, params: Any = None, **options: Any) -> Any:
+    answer = call(client, method, params, **options)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert "result" in body, body
+    return body["result"]
+
+
+def error(answer: httpx.Response) -> tuple[int, str, str]:
+    body = answer.json()
+    return answer.status_code, body.get("error", ""), body.get("error_description", "")
+
+
+def register_bot(client: httpx.Client, client_id: str, code: str = "bot", **extra: Any) -> int:
+    params = {
+        "CODE": code,
+        "TYPE": "O",
+        "EVENT_HANDLER": "http://127.0.0.1:9/events",
+        "CLIENT_ID": client_id,
+        "PROPERTIES": {"NAME": code.title()},
+        **extra,
+    }
+    return int(ok(client, "imbot.register", params))
+
+
+def say(
+    client: httpx.Client, line_id: int, visitor: str, text: str, token: str | None = None, name: str = ""
+) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body: dict[str, Any] = {"visitor": visitor, "text": text}
+    if name:
+        body["name"] = name
+    return client.post(f"/widget/{line_id}/messages", json=body, headers=headers)

@@ -1,0 +1,466 @@
+"""imbot.* over HTTP against a real server: registration (error order, idempotency, limits),
+messages (keyboard forms, limits, edit rules), chats and slash commands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.bots.helpers import call, error, ok, register_bot, say
+from tests.conftest import DEMO_CLIENT_ID, oauth_tokens
+
+URL = "http://127.0.0.1:9/events"
+FULL = {
+    "EVENT_MESSAGE_ADD": URL,
+    "EVENT_WELCOME_MESSAGE": URL,
+    "EVENT_BOT_DELETE": URL,
+}
+
+
+def register(client: httpx.Client, **params: Any) -> httpx.Response:
+    return call(client, "imbot.register", params)
+
+
+# --- imbot.register -------------------------------------------------------------------------------
+
+
+def test_register_needs_client_id_on_a_webhook(api: httpx.Client) -> None:
+    answer = register(api, CODE="x", PROPERTIES={"NAME": "X"}, **FULL)
+    assert error(answer) == (403, "ACCESS_DENIED", "Access denied! Client ID not specified.")
+
+
+def test_register_refuses_browser_sessions(api: httpx.Client) -> None:
+    answer = api.post("/rest/imbot.register.json", json={"sessid": "abc", "CODE": "x"})
+    assert error(answer) == (
+        403,
+        "WRONG_AUTH_TYPE",
+        "Access for this method not allowed by session authorization.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "text"),
+    [
+        ({}, "EVENT_MESSAGE_ADD_ERROR", 'Handler for "Message add" event isn\'t specified'),
+        ({"EVENT_MESSAGE_ADD": "ftp://host/x"}, "EVENT_MESSAGE_ADD_ERROR", "Wrong handler URL"),
+        ({"EVENT_MESSAGE_ADD": ["http://a/"]}, "EVENT_MESSAGE_ADD_ERROR", "Wrong handler URL"),
+        (
+            {"EVENT_MESSAGE_ADD": URL},
+            "EVENT_WELCOME_MESSAGE_ERROR",
+            'Handler for "Welcome message" event isn\'t specified',
+        ),
+        (
+            {"EVENT_MESSAGE_ADD": URL, "EVENT_MESSAGE_UPDATE": "not a url"},
+            "EVENT_MESSAGE_UPDATE_ERROR",
+            "Wrong handler URL",
+        ),
+        (
+            {"EVENT_MESSAGE_ADD": URL, "EVENT_WELCOME_MESSAGE": URL},
+            "EVENT_BOT_DELETE_ERROR",
+            'Handler for "Bot delete" event isn\'t specified',
+        ),
+        ({"EVENT_HANDLER": "http:///nohost"}, "EVENT_MESSAGE_ADD_ERROR", "Wrong handler URL"),
+        (FULL, "CODE_ERROR", "Bot code isn't specified"),
+        ({**FULL, "CODE": "0"}, "CODE_ERROR", "Bot code isn't specified"),
+        ({**FULL, "CODE": "c"}, "NAME_ERROR", "Bot name isn't specified"),
+        ({**FULL, "CODE": "c", "PROPERTIES": {"NAME": "  "}}, "NAME_ERROR", "Bot name isn't specified"),
+        ({**FULL, "CODE": "c", "PROPERTIES": "Bob"}, "NAME_ERROR", "Bot name isn't specified"),
+    ],
+)
+def test_register_error_order(api: httpx.Client, params: dict[str, Any], code: str, text: str) -> None:
+    # URL checks come before CODE and NAME: no CODE or PROPERTIES in the early cases still gets the URL error.
+    assert error(register(api, CLIENT_ID="order", **params)) == (400, code, text)
+
+
+def test_register_is_idempotent_by_code_within_the_app(api: httpx.Client) -> None:
+    first = register_bot(api, "idem", "helper")
+    assert register_bot(api, "idem", "helper") == first
+    other_app = register_bot(api, "idem-other", "helper")
+    assert other_app != first
+    listing = ok(api, "imbot.bot.list")
+    assert listing[str(first)] == {"ID": first, "NAME": "Helper", "CODE": "helper", "OPENLINE": "Y"}
+    assert str(other_app) in listing
+
+
+def test_register_accepts_bracket_form_and_lower_case_keys(api: httpx.Client) -> None:
+    form = {
+        "code": "formbot",
+        "event_handler": URL,
+        "client_id": "formapp",
+        "PROPERTIES[NAME]": "Form",
+        "PROPERTIES[LAST_NAME]": "Bot",
+        "OPENLINE": "Y",
+    }
+    bot_id = int(ok(api, "imbot.register", form, form=True))
+    entry = ok(api, "imbot.bot.list")[str(bot_id)]
+    assert entry["NAME"] == "Form Bot" and entry["OPENLINE"] == "Y"
+
+
+def test_type_b_without_openline_is_not_an_open_lines_bot(api: httpx.Client) -> None:
+    bot_id = register_bot(api, "plainapp", "plain", TYPE="B", OPENLINE="y")  # only "Y" counts
+    assert ok(api, "imbot.bot.list")[str(bot_id)]["OPENLINE"] == "N"
+
+
+def test_five_bots_per_app_at_most(api: httpx.Client) -> None:
+    ids = [register_bot(api, "fullapp", f"b{i}") for i in range(5)]
+    answer = register(api, CLIENT_ID="fullapp", CODE="b5", PROPERTIES={"NAME": "Six"}, **FULL)
+    assert error(answer) == (
+        400,
+        "MAX_COUNT_ERROR",
+        "Has reached the maximum number of bots for application (max: 5)",
+    )
+    assert register_bot(api, "fullapp", "b0") == ids[0]  # a known code is still answered
+
+
+def test_oauth_app_owns_its_bots_without_client_id(api: httpx.Client) -> None:
+    token = oauth_tokens(api)["access_token"]
+    answer = api.post(
+        "/rest/imbot.register.json",
+        json={
+            "auth": token,
+            "CODE": "oauthbot",
+            "PROPERTIES": {"NAME": "OAuth"},
+            "CLIENT_ID": "ignored",
+            **FULL,
+        },
+    )
+    bot_id = answer.json()["result"]
+    # the webhook with CLIENT_ID=ignored is another owner: the bot is not its
+    mine = call(api, "imbot.unregister", {"BOT_ID": bot_id, "CLIENT_ID": "ignored"})
+    assert error(mine) == (400, "APP_ID_ERROR", "Bot was installed by another rest application")
+    again = api.post("/rest/imbot.unregister.json", json={"auth": token, "BOT_ID": bot_id})
+    assert again.json()["result"] is True
+    assert str(bot_id) not in ok(api, "imbot.bot.list")
+    assert DEMO_CLIENT_ID
+
+
+def test_unregister_and_update_errors(api: httpx.Client) -> None:
+    bot_id = register_bot(api, "upd", "upd")
+    assert error(call(api, "imbot.unregister", {"CLIENT_ID": "upd"})) == (
+        400,
+        "BOT_ID_ERROR",
+        "Bot not found",
+    )
+    assert error(call(api, "imbot.unregister", {"BOT_ID": 999999, "CLIENT_ID": "upd"})) == (
+        400,
+        "BOT_ID_ERROR",
+        "Bot not found",
+    )
+    assert error(call(api, "imbot.update", {"BOT_ID": bot_id, "CLIENT_ID": "upd"})) == (
+        400,
+        "WRONG_REQUEST",
+        "Update fields can't be empty",
+    )
+    bad_url = {"BOT_ID": bot_id, "CLIENT_ID": "upd", "FIELDS": {"EVENT_MESSAGE_ADD": "nope"}}
+    assert error(call(api, "imbot.update", bad_url)) == (400, "EVENT_MESSAGE_ADD_ERROR", "Wrong handler URL")
+    no_name = {"BOT_ID": bot_id, "CLIENT_ID": "upd", "FIELDS": {"PROPERTIES": {"NAME": "", "LAST_NAME": ""}}}
+    assert error(call(api, "imbot.update", no_name)) == (400, "NAME_ERROR", "Bot name isn't specified")
+    rename = {
+        "BOT_ID": bot_id,
+        "CLIENT_ID": "upd",
+        "FIELDS": {"CODE": "renamed", "PROPERTIES": {"NAME": "New"}},
+    }
+    assert ok(api, "imbot.update", rename) is True
+    assert ok(api, "imbot.bot.list")[str(bot_id)]["CODE"] == "renamed"
+    assert ok(api, "imbot.unregister", {"BOT_ID": bot_id, "CLIENT_ID": "upd"}) is True
+    assert error(call(api, "imbot.unregister", {"BOT_ID": bot_id, "CLIENT_ID": "upd"}))[1] == "BOT_ID_ERROR"
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def dialog(api: httpx.Client, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """A fresh line whose welcome bot (of app ``<test name>``) owns a visitor's new session."""
+    app = request.node.name[:40]
+    bot_id = register_bot(api, app, "welcome")
+    line_id = ok(api, "imopenlines.config.add", {"PARAMS": {"LINE_NAME": f"Line {app}"}})
+    settings = {"WELCOME_BOT_ENABLE": "Y", "WELCOME_BOT_ID": bot_id, "WELCOME_BOT_JOIN": "always"}
+    assert ok(api, "imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": settings}) is True
+    answer = say(api, int(line_id), f"visitor-{app}", "hello")
+    assert answer.status_code == 200, answer.text
+    chat_id = answer.json()["chat_id"]
+    return {"app": app, "bot": bot_id, "line": int(line_id), "chat": chat_id, "dialog": f"chat{chat_id}"}
+
+
+def history(api: httpx.Client, chat_id: int) -> list[dict[str, Any]]:
+    return list(ok(api, "im.dialog.messages.get", {"DIALOG_ID": f"chat{chat_id}", "LIMIT": 50})["messages"])
+
+
+def test_bot_writes_into_its_open_lines_chat(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    message_id = ok(
+        api,
+        "imbot.message.add",
+        {"DIALOG_ID": dialog["dialog"], "MESSAGE": "  Hi, I am a bot  ", "CLIENT_ID": dialog["app"]},
+    )
+    assert isinstance(message_id, int)
+    newest = history(api, dialog["chat"])[0]
+    assert (
+        newest["id"] == message_id
+        and newest["text"] == "Hi, I am a bot"
+        and newest["author_id"] == dialog["bot"]
+    )
+
+
+KEYBOARD = [
+    {"TEXT": "Yes", "COMMAND": "yes", "BG_COLOR": "#29619b", "TEXT_COLOR": "#fff", "DISPLAY": "LINE"},
+    {"TEXT": "No", "COMMAND": "no", "COMMAND_PARAMS": "x", "BLOCK": "Y", "WIDTH": "100"},
+    {"TYPE": "NEWLINE"},
+    {"TEXT": "Docs", "LINK": "https://example.test/docs", "DISABLED": "N"},
+]
+
+
+def test_keyboard_in_json_and_bracket_form(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    as_json = ok(
+        api,
+        "imbot.message.add",
+        {
+            "DIALOG_ID": dialog["dialog"],
+            "MESSAGE": "json",
+            "KEYBOARD": KEYBOARD,
+            "ATTACH": "",
+            "CLIENT_ID": dialog["app"],
+        },
+    )
+    form: dict[str, str] = {
+        "DIALOG_ID": dialog["dialog"],
+        "MESSAGE": "form",
+        "ATTACH": "",
+        "CLIENT_ID": dialog["app"],
+    }
+    for i, button in enumerate(KEYBOARD):
+        for key, value in button.items():
+            form[f"KEYBOARD[{i}][{key}]"] = value
+    as_form = ok(api, "imbot.message.add", form, form=True)
+    as_string = ok(
+        api,
+        "imbot.message.add",
+        {
+            "DIALOG_ID": dialog["dialog"],
+            "MESSAGE": "string",
+            "KEYBOARD": json.dumps(KEYBOARD),
+            "CLIENT_ID": dialog["app"],
+        },
+    )
+    by_id = {m["id"]: m for m in history(api, dialog["chat"])}
+    for message_id in (as_json, as_form, as_string):
+        assert by_id[message_id]["params"]["KEYBOARD"] == KEYBOARD
+        assert "ATTACH" not in by_id[message_id]["params"]
+
+
+def test_message_add_errors(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    base = {"DIALOG_ID": dialog["dialog"], "CLIENT_ID": dialog["app"]}
+    cases = [
+        ({"CLIENT_ID": dialog["app"], "MESSAGE": "x"}, (400, "DIALOG_ID_EMPTY", "Dialog ID can't be empty")),
+        ({**base, "MESSAGE": "   "}, (400, "MESSAGE_EMPTY", "Message can't be empty")),
+        ({**base, "MESSAGE": "x", "ATTACH": "{broken"}, (400, "ATTACH_ERROR", "Incorrect attach params")),
+        (
+            {**base, "MESSAGE": "x", "KEYBOARD": [{"TEXT": "no action"}]},
+            (400, "KEYBOARD_ERROR", "Incorrect keyboard params"),
+        ),
+        (
+            {**base, "MESSAGE": "x", "KEYBOARD": [{"TEXT": "y" * 31000, "COMMAND": "c"}]},
+            (400, "KEYBOARD_OVERSIZE", "You have exceeded the maximum allowable size of keyboard"),
+        ),
+        (
+            {**base, "MESSAGE": "x", "ATTACH": [{"MESSAGE": "z" * 31000}]},
+            (400, "ATTACH_OVERSIZE", "You have exceeded the maximum allowable size of attach"),
+        ),
+        ({**base, "MESSAGE": "x", "DIALOG_ID": "chat999999"}, (400, "WRONG_REQUEST", "Message isn't added")),
+        ({**base, "MESSAGE": "x", "DIALOG_ID": "chatX"}, (400, "WRONG_REQUEST", "Message isn't added")),
+        ({**base, "MESSAGE": "x", "BOT_ID": 999999}, (400, "BOT_ID_ERROR", "Bot not found")),
+        ({**base, "MESSAGE": "x", "CLIENT_ID": "nobody-here"}, (400, "BOT_ID_ERROR", "Bot not found")),
+        ({**base, "MESSAGE": {"a": 1}}, (400, "MESSAGE_EMPTY", "Message can't be empty")),
+    ]
+    for params, expected in cases:
+        assert error(call(api, "imbot.message.add", params)) == expected, params
+
+
+def test_attachment_alone_is_a_message(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    attach = [{"MESSAGE": "Order #1 is on its way"}, {"DELIMITER": {"SIZE": 200}}]
+    message_id = ok(
+        api,
+        "imbot.message.add",
+        {"DIALOG_ID": dialog["dialog"], "ATTACH": attach, "CLIENT_ID": dialog["app"]},
+    )
+    assert history(api, dialog["chat"])[0]["params"]["ATTACH"] == attach
+    assert message_id
+
+
+def test_update_and_delete_rules(api: httpx.Client, bots_server: Any, dialog: dict[str, Any]) -> None:
+    app = dialog["app"]
+    mine = ok(
+        api,
+        "imbot.message.add",
+        {"DIALOG_ID": dialog["dialog"], "MESSAGE": "v1", "KEYBOARD": KEYBOARD, "CLIENT_ID": app},
+    )
+    customer_message = history(api, dialog["chat"])[-1]["id"]  # the visitor's "hello"
+    refused = (403, "CANT_EDIT_MESSAGE", "Time has expired for modification or you don't have access")
+    assert (
+        error(
+            call(
+                api,
+                "imbot.message.update",
+                {"MESSAGE_ID": customer_message, "MESSAGE": "x", "CLIENT_ID": app},
+            )
+        )
+        == refused
+    )
+    assert (
+        error(call(api, "imbot.message.delete", {"MESSAGE_ID": customer_message, "CLIENT_ID": app}))
+        == refused
+    )
+    assert error(call(api, "imbot.message.update", {"MESSAGE": "x", "CLIENT_ID": app})) == (
+        400,
+        "MESSAGE_ID_ERROR",
+        "Message ID can't be empty",
+    )
+
+    assert (
+        ok(
+            api,
+            "imbot.message.update",
+            {"MESSAGE_ID": mine, "MESSAGE": "v2", "KEYBOARD": "N", "CLIENT_ID": app},
+        )
+        is True
+    )
+    edited = next(m for m in history(api, dialog["chat"]) if m["id"] == mine)
+    assert edited["text"] == "v2" and "KEYBOARD" not in edited["params"]
+
+    ok(api, "openlines.clock.advance", {"SECONDS": 3 * 24 * 3600 + 1})
+    assert (
+        error(call(api, "imbot.message.update", {"MESSAGE_ID": mine, "MESSAGE": "v3", "CLIENT_ID": app}))
+        == refused
+    )
+
+    fresh = ok(
+        api, "imbot.message.add", {"DIALOG_ID": dialog["dialog"], "MESSAGE": "soon gone", "CLIENT_ID": app}
+    )
+    assert ok(api, "imbot.message.delete", {"MESSAGE_ID": fresh, "CLIENT_ID": app}) is True
+    soft = next(m for m in history(api, dialog["chat"]) if m["id"] == fresh)
+    assert soft["text"] == "This message was deleted." and soft["params"]["IS_DELETED"] == "Y"
+    gone = ok(
+        api, "imbot.message.add", {"DIALOG_ID": dialog["dialog"], "MESSAGE": "vanish", "CLIENT_ID": app}
+    )
+    assert ok(api, "imbot.message.delete", {"MESSAGE_ID": gone, "COMPLETE": "Y", "CLIENT_ID": app}) is True
+    assert gone not in {m["id"] for m in history(api, dialog["chat"])}
+
+
+def test_chat_methods(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    app = dialog["app"]
+    chat = ok(api, "im.chat.get", {"CHAT_ID": dialog["chat"]})
+    assert ok(api, "imbot.chat.get", {"ENTITY_TYPE": "LINES", "ENTITY_ID": chat["entity_id"]}) == {
+        "ID": dialog["chat"]
+    }
+    assert ok(api, "imbot.chat.get", {"ENTITY_TYPE": "LINES", "ENTITY_ID": "nope|1|2|3"}) is None
+    assert ok(api, "imbot.chat.sendTyping", {"DIALOG_ID": dialog["dialog"], "CLIENT_ID": app}) is True
+    assert error(call(api, "imbot.chat.sendTyping", {"CLIENT_ID": app})) == (
+        400,
+        "DIALOG_ID_EMPTY",
+        "Dialog ID can't be empty",
+    )
+    assert error(call(api, "imbot.chat.leave", {"CLIENT_ID": app})) == (
+        400,
+        "CHAT_ID_EMPTY",
+        "Chat ID can't be empty",
+    )
+    assert ok(api, "imbot.chat.leave", {"CHAT_ID": dialog["chat"], "CLIENT_ID": app}) is True
+    assert error(call(api, "imbot.chat.leave", {"CHAT_ID": dialog["chat"], "CLIENT_ID": app})) == (
+        403,
+        "ACCESS_ERROR",
+        "Action unavailable",
+    )
+    # no longer a member: it cannot write there
+    left = call(api, "imbot.message.add", {"DIALOG_ID": dialog["dialog"], "MESSAGE": "x", "CLIENT_ID": app})
+    assert error(left) == (400, "WRONG_REQUEST", "Message isn't added")
+
+
+def test_commands(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    app, bot = dialog["app"], dialog["bot"]
+    base = {"BOT_ID": bot, "CLIENT_ID": app}
+    lang = [{"LANGUAGE_ID": "en", "TITLE": "Help", "PARAMS": "topic"}]
+    cases = [
+        ({"CLIENT_ID": app, "COMMAND": "help"}, (400, "BOT_ID_ERROR", "Bot not found")),
+        (
+            {**base, "COMMAND": "help"},
+            (400, "EVENT_COMMAND_ADD_ERROR", 'Handler for "Command add" event isn\'t specified'),
+        ),
+        (
+            {**base, "COMMAND": "help", "EVENT_COMMAND_ADD": "x"},
+            (400, "EVENT_COMMAND_ADD_ERROR", "Wrong handler URL"),
+        ),
+        ({**base, "EVENT_COMMAND_ADD": URL}, (400, "COMMAND_ERROR", "Command can't be empty")),
+        (
+            {**base, "EVENT_COMMAND_ADD": URL, "COMMAND": "help"},
+            (400, "LANG_ERROR", "Lang set can't be empty"),
+        ),
+    ]
+    for params, expected in cases:
+        assert error(call(api, "imbot.command.register", params)) == expected, params
+    form = {"BOT_ID": str(bot), "CLIENT_ID": app, "COMMAND": "help", "EVENT_COMMAND_ADD": URL, "COMMON": "Y"}
+    form.update({"LANG[0][LANGUAGE_ID]": "en", "LANG[0][TITLE]": "Help", "LANG[0][PARAMS]": "topic"})
+    command_id = ok(api, "imbot.command.register", form, form=True)
+    again = ok(
+        api, "imbot.command.register", {**base, "COMMAND": "help", "EVENT_COMMAND_ADD": URL, "LANG": lang}
+    )
+    assert again == command_id
+
+    visitor_message = history(api, dialog["chat"])[-1]["id"]
+    answer_id = ok(
+        api,
+        "imbot.command.answer",
+        {
+            "COMMAND_ID": command_id,
+            "MESSAGE_ID": visitor_message,
+            "MESSAGE": "Here is help",
+            "CLIENT_ID": app,
+        },
+    )
+    assert history(api, dialog["chat"])[0]["id"] == answer_id
+    by_name = ok(
+        api,
+        "imbot.command.answer",
+        {"COMMAND": "help", "MESSAGE_ID": visitor_message, "MESSAGE": "More help", "CLIENT_ID": app},
+    )
+    assert by_name > answer_id
+    assert error(
+        call(api, "imbot.command.answer", {"COMMAND_ID": 999999, "MESSAGE_ID": 1, "CLIENT_ID": app})
+    ) == (
+        400,
+        "COMMAND_ID_ERROR",
+        "Command not found",
+    )
+    assert error(
+        call(api, "imbot.command.unregister", {"COMMAND_ID": command_id, "CLIENT_ID": "someone-else"})
+    )[1] == ("APP_ID_ERROR")
+    assert ok(api, "imbot.command.unregister", {"COMMAND_ID": command_id, "CLIENT_ID": app}) is True
+    assert error(call(api, "imbot.command.unregister", {"COMMAND_ID": command_id, "CLIENT_ID": app})) == (
+        400,
+        "COMMAND_ID_ERROR",
+        "Command not found",
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [["a"], {"x": {"y": 1}}, 10**30, -1, "9" * 40, True, None, 1.5, "chat", "chat-1", "chat0"],
+)
+def test_odd_values_never_break_the_server(api: httpx.Client, value: Any) -> None:
+    register_bot(api, "odd", "odd")
+    for method in ("imbot.message.add", "imbot.message.update", "imbot.message.delete", "imbot.chat.leave"):
+        params = {
+            "BOT_ID": value,
+            "DIALOG_ID": value,
+            "MESSAGE_ID": value,
+            "CHAT_ID": value,
+            "MESSAGE": value,
+            "KEYBOARD": value,
+            "ATTACH": value,
+            "CLIENT_ID": "odd",
+        }
+        answer = call(api, method, params)
+        assert answer.status_code < 500, (method, value, answer.text)
+        assert "error" in answer.json() or "result" in answer.json()
