@@ -19,7 +19,7 @@ from schemathesis.checks import not_a_server_error
 from openlines.methods import catalog, openapi
 from tests.conftest import ServerProcess, oauth_tokens, start_server
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 
 
 @pytest.fixture(scope="module")
