@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from openlines.methods import (
     basic,
     batch,
+    im,  # bots & customers lane
+    imbot,  # bots & customers lane
     imopenlines_bot,  # transfer lane
     imopenlines_config,  # operators & lookups lane
     imopenlines_dialog,  # operators & lookups lane
@@ -29,6 +31,8 @@ def build() -> Registry:
     for module in (basic, batch, user):
         module.register(registry)
     openlines_clock.register(registry)
+    imbot.register(registry)  # bots & customers lane
+    im.register(registry)  # bots & customers lane
     imopenlines_config.register(registry)  # operators & lookups lane
     imopenlines_dialog.register(registry)  # operators & lookups lane
     imopenlines_bot.register(registry)  # transfer lane
