@@ -246,3 +246,44 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
     assert [u["ID"] for u in payload["result"]] == ["3"]
     assert proc.proc.wait(20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
     proc.stop()
+
+
+def test_port_zero_prints_the_real_port_and_logs_are_json_lines(tmp_path: Path) -> None:
+    """A pipe gets the banner at once (with the port the OS picked); --access-log writes JSON lines."""
+    import os
+    import subprocess
+
+    from tests.conftest import openlines_cmd
+
+    err = (tmp_path / "stderr.txt").open("w")
+    proc = subprocess.Popen(
+        openlines_cmd("serve", "--demo", "--port", "0", "--access-log", "--db", str(tmp_path / "x.db")),
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"serving http://127\.0\.0\.1:(\d+)", first)
+        assert match, first
+        port = int(match.group(1))
+        assert port != 0
+        webhook = proc.stdout.readline() + proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}/rest/1/demo_webhook_code/" in webhook
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/rest/1/demo_webhook_code/user.current", params={"q": '"x"'}
+        )
+        assert response.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+        err.close()
+    entries = [
+        json.loads(line) for line in (tmp_path / "stderr.txt").read_text().splitlines() if line.strip()
+    ]
+    access = [e for e in entries if e["logger"] == "uvicorn.access"]
+    assert len(access) == 1
+    assert '"GET /rest/1/demo_webhook_code/user.current?q=' in access[0]["message"]
+    assert set(access[0]) == {"time", "level", "logger", "message"}

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from openlines import __version__
+from openlines import __version__, logs
 from openlines import config as config_mod
 from openlines.config import VALID_SCOPES, Config, ConfigError
 
@@ -138,10 +138,7 @@ def serve(
     for value, name in ((server.port, "--port"), (server.http_port, "--http-port")):
         if not 0 <= value <= 65535:
             fail(f"{name} must be between 0 and 65535", 2)
-    logging.basicConfig(
-        level=logging.INFO if server.access_log else logging.WARNING,
-        format='{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", "message": "%(message)s"}',
-    )
+    logs.configure(logging.INFO if server.access_log else logging.WARNING)
     run(_serve(cfg, fake_clock))
 
 
@@ -211,6 +208,7 @@ def _banner(cfg: Config, services: Any, ca_path: Path | None, plain_socket: Any)
     if not _is_loopback(server.host) and any(h.code.startswith("demo") for h in cfg.webhooks):
         console.print("  [bold yellow]warning:[/] demo credentials are reachable beyond this machine")
     console.print("  Ctrl+C to stop", style="dim")
+    sys.stdout.flush()  # the banner must reach a pipe (CI logs, docker logs) before the first request
 
 
 def _is_loopback(host: str) -> bool:

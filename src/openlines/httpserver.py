@@ -110,6 +110,7 @@ def uvicorn_config(
         "log_level": "info" if access_log else "warning",
         "timeout_graceful_shutdown": 10,
         "server_header": False,
+        "log_config": None,  # uvicorn's loggers propagate to the root: JSON lines like ours (logs.py)
     }
     if ssl:
         options["ssl_certfile"], options["ssl_keyfile"] = ssl
