@@ -14,6 +14,8 @@ from openlines.methods import (
     imopenlines_bot,  # transfer lane
     imopenlines_config,  # operators & lookups lane
     imopenlines_dialog,  # operators & lookups lane
+    imopenlines_operator,  # operators & lookups lane
+    imopenlines_session,  # operators & lookups lane
     openlines_audit,  # transfer lane
     openlines_clock,
     user,
@@ -35,6 +37,8 @@ def build() -> Registry:
     im.register(registry)  # bots & customers lane
     imopenlines_config.register(registry)  # operators & lookups lane
     imopenlines_dialog.register(registry)  # operators & lookups lane
+    imopenlines_operator.register(registry)  # operators & lookups lane
+    imopenlines_session.register(registry)  # operators & lookups lane
     imopenlines_bot.register(registry)  # transfer lane
     openlines_audit.register(registry)  # transfer lane
     return registry
