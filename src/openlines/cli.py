@@ -33,6 +33,10 @@ apps_app = typer.Typer(help="OAuth applications.", no_args_is_help=True)
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(apps_app, name="app")
 
+from openlines.delivery.commands import events_app  # noqa: E402  delivery lane
+
+app.add_typer(events_app, name="events")
+
 T = TypeVar("T")
 
 

@@ -27,7 +27,7 @@ import hmac
 from typing import Any
 
 from openlines.delivery import encoding
-from openlines.domain.delivery import Delivery
+from openlines.domain.delivery import Delivery, split_payload
 from openlines.services import Portal
 
 DELIVERY_HEADER = "X-Openlines-Delivery"
@@ -47,15 +47,8 @@ def auth_block(portal: Portal, application_token: str) -> dict[str, str]:
 
 
 def split(payload: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """``(data, auth)`` of an outbox payload.
-
-    Producers store either the whole envelope without ``ts``/``event_handler_id``
-    (``{"event", "data", "auth"}``, what the engine writes) or only the ``data`` part.
-    """
-    if "data" in payload and set(payload) <= {"event", "data", "auth"}:
-        auth = payload.get("auth")
-        return payload["data"], dict(auth) if isinstance(auth, dict) else {}
-    return payload, {}
+    """``(data, auth)`` of an outbox payload (see :func:`openlines.domain.delivery.split_payload`)."""
+    return split_payload(payload)
 
 
 def application_token(delivery: Delivery) -> str:

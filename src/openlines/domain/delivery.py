@@ -13,6 +13,18 @@ EXPANDED = "expanded"  # a broadcast row (target '') copied to every handler bou
 STATUSES = (PENDING, DELIVERED, DEAD, EXPANDED)
 
 
+def split_payload(payload: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``(data, auth)`` of an outbox payload.
+
+    Producers store either the envelope without ``ts``/``event_handler_id``
+    (``{"event", "data", "auth"}``, what the engine writes) or only the ``data`` part.
+    """
+    if "data" in payload and set(payload) <= {"event", "data", "auth"}:
+        auth = payload.get("auth")
+        return payload["data"], dict(auth) if isinstance(auth, dict) else {}
+    return payload, {}
+
+
 @dataclass(slots=True)
 class Delivery:
     """One outbox row: an event on its way to one handler URL (or, with target '', to every binding)."""

@@ -35,21 +35,25 @@ def delivery_fields(services: Services, delivery: Delivery, with_payload: bool =
     found = delivery.summary()
     found["KEY"] = delivery_key(services.portal, delivery.id)
     found["CREATED"] = services.clock.iso(delivery.created)
-    found["DUE"] = services.clock.iso(delivery.due)
+    found["DUE"] = services.clock.iso(delivery.due) if delivery.due else None
     found["DELIVERED"] = services.clock.iso(delivery.delivered) if delivery.delivered else None
     if with_payload:
         found["DATA"] = delivery.payload
     return found
 
 
-async def replay(services: Services, delivery_id: int) -> Delivery:
-    """Queue a delivered or dead event again (shared by the REST method and the CLI)."""
+async def replay(services: Services, delivery_id: int, due: float | None = None) -> Delivery:
+    """Queue a delivered or dead event again (shared by the REST method and the CLI).
+
+    ``due`` defaults to this process's clock. The CLI passes 0 ("at once"): it runs beside a server
+    whose clock may be a fake one it cannot see.
+    """
     store = services.store
     async with store.atomic():
         found = await store.get_delivery(delivery_id)
         if found is None:
             raise delivery_not_found()
-        if not await store.replay_delivery(delivery_id, services.clock.now()):
+        if not await store.replay_delivery(delivery_id, services.clock.now() if due is None else due):
             raise not_replayable(found.status)
     wake = services.extras.get("outbox_wake")
     if wake is not None:
@@ -102,4 +106,3 @@ def register(registry: Registry) -> None:
         if delivery_id <= 0:
             raise errors.argument_error("ID", "Argument 'ID' is null or empty")
         return delivery_fields(call.services, await replay(call.services, delivery_id))
-

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from openlines.domain.delivery import Binding, Delivery
+from openlines.domain.delivery import Binding, Delivery, split_payload
 from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
 from openlines.store.sqlite_base import SqliteBase
 
@@ -530,9 +530,10 @@ class SqliteOpenLines(SqliteBase):
                 ).fetchall()
                 for binding_id, app_id, handler, offline, token in bindings:
                     if offline:
+                        data = split_payload(json.loads(payload))[0]
                         self.db.execute(
                             "INSERT INTO offline_events(app_id, event, data, message_id, created) VALUES (?,?,?,?,?)",
-                            (app_id, event.upper(), payload, row_id, now),
+                            (app_id, event.upper(), json.dumps(data, separators=(",", ":")), row_id, now),
                         )
                         continue
                     self.db.execute(
