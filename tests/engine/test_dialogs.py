@@ -237,7 +237,6 @@ def test_status_machine_on_messages(portal: Portal) -> None:
 
 
 def test_customer_zero_hands_the_bot_session_to_the_queue(portal: Portal) -> None:
-    pytest.importorskip("openlines.engine.transfer")
     bot = portal.add_bot("greeter", welcome_line=1)
     chat, session, _ = portal.say("gina", "hi")
     assert session.owner_type == "bot"

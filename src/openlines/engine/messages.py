@@ -7,7 +7,6 @@ and the outbox rows commit together.
 
 from __future__ import annotations
 
-import importlib
 import re
 from typing import Any
 
@@ -91,10 +90,9 @@ async def _after_message(
 
 
 async def _end_bot_session(services: Services, chat_id: int, actor_id: int) -> None:
-    # engine.transfer belongs to the transfer lane; looked up at run time so this module does not
-    # depend on its import order.
-    transfer = importlib.import_module("openlines.engine.transfer")
-    await transfer.end_bot_session(services, chat_id, actor_id)
+    from openlines.engine.transfer import end_bot_session  # imported late: transfer posts through here
+
+    await end_bot_session(services, chat_id, actor_id)
 
 
 def _hears(bot: Bot, chat: Chat, message: Message) -> bool:
