@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from openlines.methods import (
     basic,
     batch,
+    events,  # delivery lane
     im,  # bots & customers lane
     imbot,  # bots & customers lane
     imopenlines_bot,  # transfer lane
@@ -18,6 +19,7 @@ from openlines.methods import (
     imopenlines_session,  # operators & lookups lane
     openlines_audit,  # transfer lane
     openlines_clock,
+    openlines_events,  # delivery lane
     user,
 )
 from openlines.methods.registry import Registry
@@ -33,6 +35,8 @@ def build() -> Registry:
     for module in (basic, batch, user):
         module.register(registry)
     openlines_clock.register(registry)
+    events.register(registry)  # delivery lane
+    openlines_events.register(registry)  # delivery lane
     imbot.register(registry)  # bots & customers lane
     im.register(registry)  # bots & customers lane
     imopenlines_config.register(registry)  # operators & lookups lane
