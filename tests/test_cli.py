@@ -287,3 +287,10 @@ def test_port_zero_prints_the_real_port_and_logs_are_json_lines(tmp_path: Path) 
     assert len(access) == 1
     assert '"GET /rest/1/demo_webhook_code/user.current?q=' in access[0]["message"]
     assert set(access[0]) == {"time", "level", "logger", "message"}
+
+
+def test_app_token_refuses_unknown_apps_and_users(server: ServerProcess) -> None:
+    unknown_app = run_cli("app", "token", "no.such.app", "--db", str(server.db))
+    assert_one_clear_line(unknown_app, "no app with client_id 'no.such.app'")
+    unknown_user = run_cli("app", "token", "local.demo.app", "--user", "999", "--db", str(server.db))
+    assert_one_clear_line(unknown_user, "user 999 does not exist")

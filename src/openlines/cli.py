@@ -449,7 +449,11 @@ def app_token(
             app_ = await services.store.get_app(client_id)
             if app_ is None:
                 fail(f"no app with client_id {client_id!r}", 2)
-            return await oauth.issue(services, app_, user or app_.install_user, app_.scopes)
+            who = user or app_.install_user
+            target = await services.store.get_user(who)
+            if target is None or not target.active:
+                fail(f"user {who} does not exist or is not active", 2)
+            return await oauth.issue(services, app_, who, app_.scopes)
         finally:
             await services.store.close()
 
