@@ -216,3 +216,27 @@ def test_fast_bitrix24_scope_error(tls_server: TlsServer) -> None:
     with pytest.raises(aiohttp.ClientResponseError) as caught:
         b.call("user.current", {}, raw=True)
     assert caught.value.status == 401
+
+
+def test_own_certificate_with_tls_cert_and_tls_key(tls_server: TlsServer, tmp_path: Path) -> None:
+    """--tls-cert/--tls-key serve HTTPS with a certificate the user brings (here: the generated one)."""
+    data = tls_server.folder / "data"
+    proc = ServerProcess(
+        tmp_path,
+        [
+            "--demo",
+            "--tls-cert",
+            str(data / "openlines-cert.pem"),
+            "--tls-key",
+            str(data / "openlines-key.pem"),
+        ],
+        scheme="https",
+    ).start(verify=False)
+    try:
+        context = ssl.create_default_context(cafile=str(tls_server.ca))
+        with httpx.Client(verify=context) as client:
+            response = client.get(f"{proc.url}{DEMO_HOOK}user.current")
+        assert response.json()["result"]["ID"] == "1"
+        assert f"serving https://127.0.0.1:{proc.port}" in proc.output()
+    finally:
+        proc.stop()
