@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import DEMO_HOOK, ServerProcess, oauth_tokens, start_server
 
@@ -531,3 +533,25 @@ def test_simultaneous_transfers_of_one_chat(world: World, chat: int) -> None:
         assert humans == {last["TO_ID"]}  # one chat, one operator
     else:
         assert owner == {"TYPE": "queue", "ID": 0} and session["LINE_ID"] == last["TO_ID"]
+
+
+# --- odd input never gives a 500 ------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=6,
+)
+TRANSFER_KEYS = st.sampled_from(
+    ["CHAT_ID", "USER_ID", "QUEUE_ID", "TRANSFER_ID", "LEAVE", "CLIENT_ID", "chat_id"]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(params=st.dictionaries(TRANSFER_KEYS, JSON_VALUES | st.sampled_from(["queue1", "2", CLIENT])))
+def test_odd_transfer_input_answers_an_envelope(world: World, params: dict[str, Any]) -> None:
+    for method in (METHOD, "imopenlines.bot.session.operator", "imopenlines.bot.session.finish"):
+        answer = world.call(method, params)
+        assert answer.status_code < 500, answer.text
+        body = answer.json()
+        assert ("result" in body) != ("error" in body)
