@@ -110,6 +110,9 @@ def uvicorn_config(
         "log_level": "info" if access_log else "warning",
         "timeout_graceful_shutdown": 10,
         "server_header": False,
+        # uvicorn would trust X-Forwarded-Proto from 127.0.0.1 and rewrite the scheme, which would let any
+        # local client pass require_https; openlines decides that itself (server.trust_forwarded).
+        "proxy_headers": False,
         "log_config": None,  # uvicorn's loggers propagate to the root: JSON lines like ours (logs.py)
     }
     if ssl:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
-from tests.conftest import DEMO_HOOK, IMBOT_ONLY_HOOK, USER_ONLY_HOOK, ServerProcess
+from tests.conftest import DEMO_HOOK, IMBOT_ONLY_HOOK, USER_ONLY_HOOK, ServerProcess, start_server
 
 
 def test_webhook_acts_as_its_user(client: httpx.Client) -> None:
@@ -62,3 +63,38 @@ def test_codes_and_secrets_are_not_stored_in_clear(server: ServerProcess) -> Non
     assert len(stored) > 0
     for secret in (b"demo_webhook_code", b"user_scope_hook", b"demo_client_secret", b"redirect_secret"):
         assert secret not in stored
+
+
+def test_forwarded_proto_is_not_trusted_unless_configured(strict_server: ServerProcess) -> None:
+    with strict_server.client() as client:
+        response = client.get(DEMO_HOOK + "user.current", headers={"X-Forwarded-Proto": "https"})
+    assert (response.status_code, response.json()["error"]) == (401, "INVALID_REQUEST")
+
+
+def test_oauth_calls_are_not_bound_to_https(strict_server: ServerProcess) -> None:
+    """require_https is a webhook rule (as on the real server); apps' tokens work over plain HTTP."""
+    from tests.conftest import oauth_tokens
+
+    with strict_server.client() as client:
+        token = oauth_tokens(client)["access_token"]
+        assert client.get("/rest/user.current", params={"auth": token}).status_code == 200
+
+
+def test_forwarded_proto_is_trusted_behind_a_configured_proxy(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    proc = start_server(
+        tmp_path_factory,
+        "proxied",
+        "--demo",
+        OPENLINES_REQUIRE_HTTPS="true",
+        OPENLINES_TRUST_FORWARDED="true",
+    )
+    try:
+        with proc.client() as client:
+            plain = client.get(DEMO_HOOK + "user.current")
+            assert (plain.status_code, plain.json()["error"]) == (401, "INVALID_REQUEST")
+            proxied = client.get(DEMO_HOOK + "user.current", headers={"X-Forwarded-Proto": "https"})
+            assert proxied.status_code == 200
+    finally:
+        proc.stop()
