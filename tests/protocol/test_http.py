@@ -233,3 +233,15 @@ def test_odd_parameter_names_never_crash(client: httpx.Client, query: str) -> No
     for method in ("user.get", "batch"):
         response = client.post(DEMO_HOOK + method, content=query.encode())
         assert response.status_code == 200, response.text
+
+
+def test_websocket_upgrade_is_refused_not_a_server_error(server: ServerProcess) -> None:
+    with _connect(server) as sock:
+        sock.sendall(
+            (
+                f"GET /{HOOK}/user.current HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+                "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+            ).encode()
+        )
+        status, _, _ = _read_response(sock)
+    assert status == 403

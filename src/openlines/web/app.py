@@ -78,6 +78,8 @@ def build_app(services: Services, extra_routes: list[Route] | None = None) -> AS
             await web(scope, receive, send)
         elif kind == "lifespan":
             await _lifespan(services, receive, send)
+        elif kind == "websocket":  # no WebSocket endpoints (yet): refuse the handshake (HTTP 403), not a 500
+            await send({"type": "websocket.close", "code": 1008})
 
     return app
 
