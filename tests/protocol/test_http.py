@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -245,3 +246,17 @@ def test_websocket_upgrade_is_refused_not_a_server_error(server: ServerProcess) 
         )
         status, _, _ = _read_response(sock)
     assert status == 403
+
+
+def test_chunked_body(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"FILTER%5BI"
+        yield b"D%5D=4"
+
+    response = client.post(
+        DEMO_HOOK + "user.get",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert user_ids(response) == ["4"]
