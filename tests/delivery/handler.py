@@ -50,6 +50,7 @@ class Received:
 class Handler:
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.answered: list[Received] = []  # requests whose answer has been sent (hooks ran)
         self.plans: dict[str, Plan] = {}
         self.default: int | str = 200
         self.lock = threading.Lock()
@@ -126,8 +127,12 @@ class Handler:
             self.received.append(got)
             plan = self.plans.get(got.label)
             action = plan.pop(0) if plan else self.default
-        for hook in self.inside:
-            await asyncio.get_running_loop().run_in_executor(None, hook, got)
+        try:
+            for hook in self.inside:
+                await asyncio.get_running_loop().run_in_executor(None, hook, got)
+        finally:
+            with self.lock:
+                self.answered.append(got)
         if action == "hang":
             assert self._release is not None
             with contextlib.suppress(TimeoutError):
@@ -143,11 +148,16 @@ class Handler:
         with self.lock:
             return [r for r in self.received if r.label == label]
 
-    def wait_for(self, count: int, label: str | None = None, timeout: float = 20) -> list[Received]:
-        """Block until ``count`` requests (of ``label``) arrived; fail after ``timeout`` seconds."""
+    def wait_for(
+        self, count: int, label: str | None = None, timeout: float = 20, answered: bool = False
+    ) -> list[Received]:
+        """Block until ``count`` requests (of ``label``) arrived (and, with ``answered``, had their
+        hooks run); fail after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = self.of(label) if label else list(self.received)
+            with self.lock:
+                pool = list(self.answered if answered else self.received)
+            found = [r for r in pool if r.label == label] if label else pool
             if len(found) >= count:
                 return found
             time.sleep(0.01)
