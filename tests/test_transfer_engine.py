@@ -26,6 +26,7 @@ from openlines.domain.users import User
 from openlines.engine import sessions
 from openlines.engine import transfer as engine
 from openlines.portal import bootstrap
+from openlines.protocol.errors import RestError
 from openlines.services import Services
 
 T = TypeVar("T")
@@ -414,6 +415,24 @@ class OwnershipMachine(RuleBasedStateMachine):
         assert done == (open_before and user in OPERABLE)
 
     @precondition(lambda self: bool(self.chats))
+    @rule(data=st.data(), user=st.sampled_from([2, 3, 4]))
+    def operator_skips(self, data: st.DataObject, user: int) -> None:
+        """imopenlines.operator.skip's engine (operators lane): back to the line's queue."""
+        chat_id = data.draw(st.sampled_from(self.chats))
+        before = self._open(chat_id)
+        operator = importlib.import_module("openlines.engine.operator")
+        try:
+            self.portal.run(lambda: operator.skip(self.portal.services, chat_id, user, False))
+            done = True
+        except RestError:
+            done = False
+        assert done == (before is not None and (before.owner_type, before.operator_id) == ("user", user))
+        if done:
+            assert before is not None
+            after = self.portal.session(chat_id)
+            assert (after.owner_type, after.line_id, after.status) == ("queue", before.line_id, Status.SKIP)
+
+    @precondition(lambda self: bool(self.chats))
     @rule(data=st.data())
     def bot_hands_over(self, data: st.DataObject) -> None:
         chat_id = data.draw(st.sampled_from(self.chats))
@@ -453,5 +472,5 @@ class OwnershipMachine(RuleBasedStateMachine):
             assert owner == (last.owner_type, last.operator_id)
 
 
-OwnershipMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
+OwnershipMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
 test_ownership_machine = OwnershipMachine.TestCase
