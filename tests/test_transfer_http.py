@@ -350,6 +350,21 @@ def test_an_oauth_app_needs_no_client_id(world: World) -> None:
     assert (row["FROM_ID"], row["TO_ID"]) == (int(bot.json()["result"]), 4)
 
 
+def test_transfers_inside_batch(world: World, chat: int) -> None:
+    base = f"{METHOD}?CHAT_ID={chat}&CLIENT_ID={CLIENT}"
+    cmd = {"a": f"{base}&USER_ID=2", "b": f"{base}&TRANSFER_ID=queue2", "c": f"{base}&USER_ID=5"}
+    result = world.ok("batch", {"halt": 0, "cmd": cmd})
+    assert result["result"] == {"a": True, "b": True}
+    assert result["result_error"]["c"] == {
+        "error": "OPERATOR_WRONG",
+        "error_description": "You can not redirect to this operator",
+    }
+    assert [(t["TO_TYPE"], t["TO_ID"]) for t in world.session(chat)["TRANSFERS"]] == [
+        ("user", 2),
+        ("queue", 2),
+    ]
+
+
 # --- sibling methods -----------------------------------------------------------------------------
 
 
