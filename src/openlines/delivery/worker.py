@@ -127,11 +127,11 @@ class DeliveryWorker:
         room = self.config.concurrency - len(self._in_flight)
         if room <= 0:
             return 0
-        claimed = await store.claim_due_events(now, self.lease, room, tuple(self._in_flight))
+        claimed = await store.claim_due_events(
+            now, self.lease, room, tuple(self._in_flight), dict(self._per_target), self.config.per_target
+        )
         started = 0
         for delivery in claimed:
-            if self._per_target[delivery.target] >= self.config.per_target:
-                continue  # its claim lapses; it is picked up when a slot frees
             self._per_target[delivery.target] += 1
             task = asyncio.create_task(self._deliver(delivery), name=f"openlines-delivery-{delivery.id}")
             self._in_flight[delivery.id] = task
@@ -157,7 +157,7 @@ class DeliveryWorker:
     async def _attempt(self, delivery: Delivery) -> None:
         services = self.services
         store = services.store
-        await self._resolve_owner(delivery)
+        owner_changed = await self._resolve_owner(delivery)
         payload = envelope.body(delivery, services.portal, services.clock.now())
         headers = envelope.headers(delivery, services.portal, payload)
         attempt = delivery.attempts + 1
@@ -174,6 +174,10 @@ class DeliveryWorker:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         now = services.clock.now()
         async with store.atomic():
+            if owner_changed:
+                await store.set_delivery_owner(
+                    delivery.id, delivery.app_id, delivery.app_token, delivery.handler_id
+                )
             if not error:
                 await store.mark_delivered(delivery.id, attempt, now)
             elif self.policy.gives_up(attempt):
@@ -184,22 +188,23 @@ class DeliveryWorker:
                     delivery.id, attempt, now + self.policy.delay(attempt, self.rng), error
                 )
 
-    async def _resolve_owner(self, delivery: Delivery) -> None:
-        """Fill in the application_token and event_handler_id of a bot event on its first try."""
+    async def _resolve_owner(self, delivery: Delivery) -> bool:
+        """Fill in the application_token and event_handler_id of a bot event on its first try.
+
+        True when the row's owner fields changed (they are saved with the attempt's outcome).
+        """
         if delivery.handler_id and (delivery.app_token or not delivery.app_id):
-            return
+            return False
         store = self.services.store
-        now = self.services.clock.now()
-        async with store.atomic():
-            if not delivery.app_id:
-                owner = await store.bot_owner(delivery.target, envelope.split(delivery.payload)[0])
-                if owner is not None:
-                    delivery.app_id = owner[0]
-                    delivery.app_token = envelope.application_token(delivery) or owner[1]
-            if delivery.app_id and not delivery.handler_id:
-                delivery.handler_id = await store.handler_binding(
-                    delivery.app_id, delivery.event, delivery.target, now
-                )
-            await store.set_delivery_owner(
-                delivery.id, delivery.app_id, delivery.app_token, delivery.handler_id
+        before = (delivery.app_id, delivery.app_token, delivery.handler_id)
+        if not delivery.app_id:
+            owner = await store.bot_owner(delivery.target, envelope.split(delivery.payload)[0])
+            if owner is not None:
+                delivery.app_id = owner[0]
+                delivery.app_token = envelope.application_token(delivery) or owner[1]
+        if delivery.app_id and not delivery.handler_id:
+            # One statement in autocommit: the binding exists from now on, whatever the outcome.
+            delivery.handler_id = await store.handler_binding(
+                delivery.app_id, delivery.event, delivery.target, self.services.clock.now()
             )
+        return (delivery.app_id, delivery.app_token, delivery.handler_id) != before

@@ -134,7 +134,13 @@ class OpenLinesStore(Protocol):
 
     # delivery (issue 7)
     async def claim_due_events(
-        self, now: float, lease: float, limit: int, skip: tuple[int, ...] = ()
+        self,
+        now: float,
+        lease: float,
+        limit: int,
+        skip: tuple[int, ...] = (),
+        busy: dict[str, int] | None = None,
+        per_target: int = 0,
     ) -> list[Delivery]: ...
     async def next_due(self) -> float | None: ...
     async def release_claims(self) -> int: ...

@@ -399,30 +399,48 @@ class SqliteOpenLines(SqliteBase):
         return Delivery(**values)
 
     async def claim_due_events(
-        self, now: float, lease: float, limit: int, skip: tuple[int, ...] = ()
+        self,
+        now: float,
+        lease: float,
+        limit: int,
+        skip: tuple[int, ...] = (),
+        busy: dict[str, int] | None = None,
+        per_target: int = 0,
     ) -> list[Delivery]:
         """Due pending rows that head their (target, chat) line, marked as claimed until ``now + lease``.
 
         A row waits while an older pending row of the same handler and chat exists (in flight or
         waiting for a retry), so events reach each handler in order per chat. ``skip`` are ids this
-        process is already sending. One process owns a SQLite file, so the claim is a plain update;
-        a PostgreSQL store does the same with ``FOR UPDATE SKIP LOCKED``.
+        process is already sending; ``busy`` counts its deliveries in flight per target, and no
+        target gets more than ``per_target`` (0: no cap). One process owns a SQLite file, so the
+        claim is a plain update; a PostgreSQL store does the same with ``FOR UPDATE SKIP LOCKED``.
         """
         cols = ", ".join("o." + c for c in _DELIVERY_COLS)
-        async with self.atomic():
-            rows = self.db.execute(
-                f"SELECT {cols} FROM outbox o WHERE o.status = 'pending' AND o.target != '' "
-                "AND o.due <= ? AND o.claimed_until <= ? "
-                "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
-                "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ?",
-                (now, now, limit + len(skip)),
-            ).fetchall()
-            claimed = [self._delivery(r) for r in rows if r[0] not in skip][:limit]
-            self.db.executemany(
-                "UPDATE outbox SET claimed_until = ? WHERE id = ?", [(now + lease, d.id) for d in claimed]
-            )
-        for delivery in claimed:
+        rows = self.db.execute(
+            f"SELECT {cols} FROM outbox o WHERE o.status = 'pending' AND o.target != '' "
+            "AND o.due <= ? AND o.claimed_until <= ? "
+            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
+            "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ?",
+            (now, now, 4 * limit + len(skip)),
+        ).fetchall()
+        counts = dict(busy or {})
+        claimed: list[Delivery] = []
+        for row in rows:
+            if len(claimed) >= limit:
+                break
+            if row[0] in skip:
+                continue
+            delivery = self._delivery(row)
+            if per_target and counts.get(delivery.target, 0) >= per_target:
+                continue
+            counts[delivery.target] = counts.get(delivery.target, 0) + 1
             delivery.claimed_until = now + lease
+            claimed.append(delivery)
+        if claimed:  # no await since the SELECT: nothing else ran in between
+            async with self.atomic():
+                self.db.executemany(
+                    "UPDATE outbox SET claimed_until = ? WHERE id = ?", [(now + lease, d.id) for d in claimed]
+                )
         return claimed
 
     async def next_due(self) -> float | None:
@@ -515,12 +533,14 @@ class SqliteOpenLines(SqliteBase):
         binding id); offline bindings get an ``offline_events`` row. The broadcast row becomes
         'expanded'. Rows are taken in id order, so the copies keep the order of their sources.
         """
-        async with self.atomic():
-            rows = self.db.execute(
-                "SELECT id, event, chat_id, payload, created FROM outbox "
-                "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ?",
-                (limit,),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT id, event, chat_id, payload, created FROM outbox "
+            "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ?",
+            (limit,),
+        ).fetchall()
+        if not rows:
+            return 0
+        async with self.atomic():  # no await since the SELECT: the rows are still pending
             for row_id, event, chat_id, payload, created in rows:
                 bindings = self.db.execute(
                     "SELECT b.id, b.app_id, b.handler, b.offline, COALESCE(a.application_token, '') "

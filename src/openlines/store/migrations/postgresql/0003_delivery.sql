@@ -10,6 +10,7 @@ ALTER TABLE outbox ADD COLUMN origin_id BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN app_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE outbox ADD COLUMN delivered DOUBLE PRECISION NOT NULL DEFAULT 0;
 CREATE INDEX outbox_status ON outbox(status, id);
+CREATE INDEX outbox_pending_order ON outbox(target, chat_id, id) WHERE status = 'pending';
 
 -- event.bind: an app's handler for an event (kind 'app'), and the handler URLs of bots, recorded
 -- the first time one of their events is delivered (kind 'bot') so every delivery has a handler id.
