@@ -19,6 +19,7 @@ from rich.markup import escape
 from openlines import __version__, logs
 from openlines import config as config_mod
 from openlines.config import VALID_SCOPES, Config, ConfigError
+from openlines.limits.settings import PRESETS
 
 console = Console(highlight=False, soft_wrap=True)  # never break a URL across lines
 errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -120,6 +121,10 @@ def serve(
     fake_clock: Annotated[
         bool, typer.Option("--fake-clock", help="Start a clock that moves only when told.")
     ] = False,
+    limits: Annotated[
+        str | None,
+        typer.Option("--limits", help="Emulate the cloud's limits: off, cloud or enterprise (default: off)."),
+    ] = None,
 ) -> None:
     """Run the server."""
     cfg = load_config(config, demo=demo, db=db)
@@ -142,6 +147,10 @@ def serve(
     for value, name in ((server.port, "--port"), (server.http_port, "--http-port")):
         if not 0 <= value <= 65535:
             fail(f"{name} must be between 0 and 65535", 2)
+    if limits is not None:  # drop-in lane
+        if limits.lower() not in PRESETS:
+            fail(f"--limits must be one of {', '.join(PRESETS)}", 2)
+        cfg.limits.preset = limits.lower()
     logs.configure(logging.INFO if server.access_log else logging.WARNING)
     run(_serve(cfg, fake_clock))
 
@@ -177,8 +186,10 @@ async def _serve(cfg: Config, fake_clock: bool) -> None:
     services = boot.services
     services.shutdown.append(services.store.close)
     from openlines.delivery import install as install_delivery
+    from openlines.limits import install as install_limits
 
     install_delivery(services)  # after store.close: shutdown runs in reverse, so the worker stops first
+    install_limits(services)  # drop-in lane
     _banner(cfg, services, ca_path, plain_socket)
     ssl = (server.tls_cert, server.tls_key) if server.tls_cert else None
     await httpserver.serve(

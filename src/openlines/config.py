@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openlines.limits.settings import LimitsConfig, parse_limits
+
 VALID_SCOPES = (
     "basic",
     "user",
@@ -125,6 +127,7 @@ class Config:
     webhooks: list[WebhookConfig] = field(default_factory=list)
     apps: list[AppConfig] = field(default_factory=list)
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)  # drop-in lane: [limits]
     source: str = "<defaults>"
 
 
@@ -159,7 +162,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 def from_dict(raw: dict[str, Any], source: str = "<dict>", env: dict[str, str] | None = None) -> Config:
     problems: list[str] = []
-    known = {"server", "users", "lines", "webhooks", "apps", "delivery"}
+    known = {"server", "users", "lines", "webhooks", "apps", "delivery", "limits"}
     for key in raw:
         if key not in known:
             problems.append(f"{key}: unknown table (expected one of {', '.join(sorted(known))})")
@@ -178,6 +181,7 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>", env: dict[str, str] |
     ]
     config.apps = [_app(item, f"apps[{i}]", problems) for i, item in enumerate(_array(raw, "apps", problems))]
     config.delivery = _delivery(_table(raw, "delivery", problems), env or {}, problems)
+    config.limits = parse_limits(_table(raw, "limits", problems), env or {}, problems)
     _cross_check(config, problems)
     if problems:
         raise ConfigError(source, problems)

@@ -21,6 +21,7 @@ from collections import Counter
 
 import httpx
 
+from openlines import faults
 from openlines.config import DeliveryConfig
 from openlines.delivery import envelope
 from openlines.delivery.backoff import RetryPolicy
@@ -165,9 +166,12 @@ class DeliveryWorker:
         assert self._client is not None
         self.sent += 1
         try:
-            response = await self._client.post(delivery.target, content=payload, headers=headers)
-            if not 200 <= response.status_code < 300:
-                error = f"HTTP {response.status_code}"
+            # drop-in lane: an injected fault (openlines.fault.add TARGET=delivery) stands in for the POST
+            error = await faults.delivery_error(services, delivery.event, delivery.target)
+            if not error:
+                response = await self._client.post(delivery.target, content=payload, headers=headers)
+                if not 200 <= response.status_code < 300:
+                    error = f"HTTP {response.status_code}"
         except httpx.TimeoutException as exc:
             error = f"timeout ({type(exc).__name__})"
         except (httpx.HTTPError, ValueError) as exc:

@@ -20,6 +20,7 @@ from openlines.methods import (
     openlines_audit,  # transfer lane
     openlines_clock,
     openlines_events,  # delivery lane
+    openlines_faults,  # drop-in lane
     user,
 )
 from openlines.methods.registry import Registry
@@ -35,6 +36,7 @@ def build() -> Registry:
     for module in (basic, batch, user):
         module.register(registry)
     openlines_clock.register(registry)
+    openlines_faults.register(registry)  # drop-in lane
     events.register(registry)  # delivery lane
     openlines_events.register(registry)  # delivery lane
     imbot.register(registry)  # bots & customers lane

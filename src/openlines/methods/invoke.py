@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 from openlines.auth.caller import Caller
+from openlines.faults import FAULTS, before_rest_call
+from openlines.limits import LIMITS, injected
 from openlines.methods.registry import GLOBAL_SCOPE, Call, Method
 from openlines.protocol import errors, php
 from openlines.services import Services
@@ -56,6 +58,16 @@ async def invoke(
     check_access(method, caller)
     clean, start = prepare_params(method, params)
     call = Call(method=method, params=clean, caller=caller, services=services, start=start, in_batch=in_batch)
+    # drop-in lane: limits meter each batch sub-call (direct calls: protocol/rest.py); faults hit both
+    limits = services.extras.get(LIMITS) if in_batch else None
+    if limits is not None:
+        limits.check_sub_call(method, caller)
     began = time.perf_counter()
+    faults = services.extras.get(FAULTS)
+    if faults is not None:
+        await before_rest_call(services, faults, method.name)
     result = await method.handler(call)
-    return result, time.perf_counter() - began
+    elapsed = time.perf_counter() - began
+    if limits is not None:
+        limits.record_sub_call(method, caller, elapsed + injected.take())
+    return result, elapsed
