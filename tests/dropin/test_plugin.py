@@ -1,0 +1,101 @@
+"""The pytest plugin's ``openlines_server`` fixture, used the way a bot developer would use it."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from openlines.testing import OpenlinesError, OpenlinesServer
+
+CLIENT = "plugin-bot"
+
+
+def welcome_bot(server: OpenlinesServer) -> int:
+    bot_id = server.register_bot("pluginbot", CLIENT)
+    server.make_welcome_bot(bot_id, line=1)
+    return bot_id
+
+
+def test_a_customer_reaches_the_bot_and_the_bot_hands_over(openlines_server: OpenlinesServer) -> None:
+    server = openlines_server
+    bot_id = welcome_bot(server)
+    customer = server.customer(line=1, name="Ann")
+    sent = customer.says("I need a human")
+    join = server.events.wait_for("ONIMBOTJOINCHAT")
+    assert join.params["DIALOG_ID"] == f"chat{sent['chat_id']}"
+    message = server.events.wait_for("ONIMBOTMESSAGEADD", MESSAGE="I need a human")
+    assert str(bot_id) in message.data["data"]["BOT"]
+    assert message.query == {"CLIENT_ID": CLIENT}
+
+    done = server.call(
+        "imopenlines.bot.session.transfer",
+        {"CHAT_ID": customer.chat_id, "TRANSFER_ID": "queue1", "CLIENT_ID": CLIENT},
+    )
+    assert done is True
+    rows = server.transfers(CHAT_ID=customer.chat_id)
+    assert rows and (rows[0]["FROM_TYPE"], rows[0]["TO_TYPE"], rows[0]["TO_ID"]) == ("bot", "queue", 1)
+    with pytest.raises(OpenlinesError) as caught:
+        server.call("imopenlines.bot.session.transfer", {"CHAT_ID": customer.chat_id, "CLIENT_ID": CLIENT})
+    assert (caught.value.status, caught.value.code) == (400, "TRANSFER_ID_EMPTY")
+    assert any(m["from"] == "customer" for m in customer.messages())
+
+
+def test_clock_and_app_credentials(openlines_server: OpenlinesServer) -> None:
+    server = openlines_server
+    before = server.clock.now()
+    assert server.clock.advance(3600) == pytest.approx(before + 3600)
+    tokens = server.app.tokens(user_id=2)
+    answer = server.http.post("/rest/user.current", json={"auth": tokens["access_token"]})
+    assert answer.json()["result"]["ID"] == "2"
+    server.clock.advance(tokens["expires_in"] + 1)
+    expired = server.http.post("/rest/user.current", json={"auth": tokens["access_token"]})
+    assert (expired.status_code, expired.json()["error"]) == (401, "expired_token")
+
+
+def test_faults_through_the_fixture(openlines_server: OpenlinesServer) -> None:
+    server = openlines_server
+    fault = server.faults.add("imopenlines.bot.session.transfer", error="QUERY_LIMIT_EXCEEDED", count=2)
+    assert fault["COUNT"] == 2 and server.faults.list()[0]["ID"] == fault["ID"]
+    for _ in range(2):
+        with pytest.raises(OpenlinesError) as caught:
+            server.call("imopenlines.bot.session.transfer", {"CHAT_ID": 1})
+        assert (caught.value.status, caught.value.code) == (503, "QUERY_LIMIT_EXCEEDED")
+    with pytest.raises(OpenlinesError) as caught:  # spent: the method itself answers again
+        server.call("imopenlines.bot.session.transfer", {"CHAT_ID": 0})
+    assert caught.value.code == "CHAT_ID_EMPTY"
+    assert server.faults.list() == []
+    server.faults.add("server.time", status=500, probability=1.0)
+    with pytest.raises(OpenlinesError) as caught:
+        server.call("server.time")
+    assert (caught.value.status, caught.value.code) == (500, "INTERNAL_SERVER_ERROR")
+    assert server.faults.clear() == 1
+    assert isinstance(server.call("server.time"), str)
+
+
+def failed_tries(server: OpenlinesServer, event: str, tries: int) -> dict[str, Any]:
+    """The delivery row of ``event`` once it has failed ``tries`` times (polled; the worker is async)."""
+    deadline = time.monotonic() + 20
+    while True:
+        rows = server.call("openlines.event.delivery.list", {"FILTER": {"EVENT": event}})
+        if rows and rows[0]["ATTEMPTS"] >= tries:
+            return dict(rows[0])
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.05)
+
+
+def test_delivery_faults_through_the_fixture(openlines_server: OpenlinesServer) -> None:
+    server = openlines_server
+    welcome_bot(server)
+    server.faults.add("ONIMBOTJOINCHAT", target="delivery", status=503, count=2)
+    server.customer(line=1).says("hello")
+    row = failed_tries(server, "ONIMBOTJOINCHAT", 1)
+    assert row["LAST_ERROR"] == "injected fault: HTTP 503 SERVICE_UNAVAILABLE"
+    assert len(server.events) == 0  # the chat's later events wait behind the failed one
+    server.clock.advance(60)  # past the first backoff wait: the second try fails too
+    failed_tries(server, "ONIMBOTJOINCHAT", 2)
+    server.clock.advance(60)
+    server.events.wait_for("ONIMBOTJOINCHAT")
+    server.events.wait_for("ONIMBOTMESSAGEADD", MESSAGE="hello")
+    assert server.faults.list() == []
