@@ -38,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--keep-alive", type=int, default=5, help="idle keep-alive timeout in seconds")
     args = parser.parse_args()
     uvicorn.run(
         app,
@@ -48,6 +49,7 @@ def main() -> None:
         access_log=False,
         log_level="warning",
         server_header=False,
+        timeout_keep_alive=args.keep_alive,
     )
 
 

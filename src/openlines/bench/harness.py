@@ -192,5 +192,8 @@ def openlines_argv(db: str, port: int) -> list[str]:
     ]
 
 
-def bare_argv(port: int) -> list[str]:
-    return [sys.executable, "-m", "openlines.bench.bare_app", "--port", str(port)]
+def bare_argv(port: int, keep_alive: int = 5) -> list[str]:
+    """The bare Starlette app; as the bot-event sink it keeps idle connections open longer than the
+    server's HTTP client does, so no delivery races a closing connection."""
+    argv = [sys.executable, "-m", "openlines.bench.bare_app", "--port", str(port)]
+    return [*argv, "--keep-alive", str(keep_alive)]

@@ -29,7 +29,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workloads", help="comma-separated list [all; quick: all but the 1M scale check]")
     p.add_argument("--json", type=Path, help="write the results as JSON to this file")
     p.add_argument("--db", default="sqlite", help="store to measure [sqlite] (PostgreSQL: not yet)")
-    p.add_argument("--pool", type=int, help="open sessions in the transfer pool [10000; quick 1000]")
+    p.add_argument("--pool", type=int, help="open sessions in the transfer pool [10000; quick 400]")
     p.add_argument("--scale-sessions", type=int, default=1_000_000, help="stored sessions for W2-1M")
     p.add_argument("--python-generator", action="store_true", help="use the Python generator, not wrk")
     p.add_argument(
@@ -48,7 +48,7 @@ def options_from(args: argparse.Namespace) -> runner.Options:
     if unknown:
         raise SystemExit(f"openlines bench: unknown workload(s) {', '.join(unknown)}")
     names = [BY_NAME[n.lower()].name for n in names]
-    pool = args.pool if args.pool is not None else (1_000 if quick else 10_000)
+    pool = args.pool if args.pool is not None else (400 if quick else 10_000)
     return runner.Options(
         workloads=names,
         duration=args.duration if args.duration is not None else (1.0 if quick else 10.0),

@@ -230,6 +230,8 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             console.print(f"[yellow]{name} skipped:[/] {e['reason']}")
         if e.get("first_bad_answer"):
             console.print(f"[red]{name} first bad answer:[/] {e['first_bad_answer']}")
+    for note in summary["notes"]:
+        console.print(f"note: {note}", style="dim")
     for goal in summary["targets"]:
         mark = {True: "[green]holds[/]", False: "[red]misses[/]", None: "[yellow]not measured[/]"}[
             goal["holds"]

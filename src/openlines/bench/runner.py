@@ -76,51 +76,84 @@ def start_openlines(session: Session, db: Path, name: str) -> Server:
 
 
 def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
-    """Start the server once on a new database: check which methods exist, and seed the pool if needed."""
+    """A new demo database (the template of W0/W1), the methods it has, and, when a workload needs
+    it, a seeded copy: a welcome bot and the session pool, with the bot events of seeding delivered."""
     opts = session.options
-    base = session.workdir / "template-base.db"
-    server = start_openlines(session, base, "preflight")
+    empty = session.workdir / "template-empty.db"
+    server = start_openlines(session, empty, "preflight")
     try:
         methods = asyncio.run(seed.available_methods(server.url))
         has_widget = asyncio.run(seed.widget_available(server.url))
-        for w in wanted:
-            missing = [m for m in w.methods if m.lower() not in methods]
-            if w.widget and not has_widget:
-                missing.append(f"POST /widget/{seed.LINE_ID}/messages")
-            if missing:
-                session.skipped[w.name] = "method not available: " + ", ".join(missing)
-        if any(w.seed and w.name not in session.skipped for w in wanted):
-            t0 = time.monotonic()
-            session.log(f"seeding {opts.pool:,} + {opts.warm_pool:,} sessions through the widget API…")
-            made = asyncio.run(seed.seed_pool(server.url, sink_url, opts.pool, opts.warm_pool, opts.visitors))
-            made.seconds = time.monotonic() - t0
-            session.seeded["pool"] = made
-            session.log(f"  done in {made.seconds:.1f} s")
     finally:
         harness.stop(server)
-    session.templates[""] = base
-    session.templates["pool"] = base
-    if any(w.seed == "scale" and w.name not in session.skipped for w in wanted):
-        scale_db = session.workdir / "template-scale.db"
-        copy_db(base, scale_db)
-        extra = opts.scale_sessions - session.seeded["pool"].stored_sessions
-        session.log(f"seeding {extra:,} more stored sessions in bulk…")
+    session.templates[""] = empty
+    for w in wanted:
+        missing = [m for m in w.methods if m.lower() not in methods]
+        if w.widget and not has_widget:
+            missing.append(f"POST /widget/{seed.LINE_ID}/messages")
+        if missing:
+            session.skipped[w.name] = "method not available: " + ", ".join(missing)
+    if not any(w.seed and w.name not in session.skipped for w in wanted):
+        return
+    pool_db = session.workdir / "template-pool.db"
+    copy_db(empty, pool_db)
+    server = start_openlines(session, pool_db, "seeding")
+    try:
         t0 = time.monotonic()
+        session.log(f"seeding {opts.pool:,} + {opts.warm_pool:,} sessions through the widget API…")
+        made = asyncio.run(
+            seed.seed_pool(server.url, server.port, sink_url, opts.pool, opts.warm_pool, opts.visitors)
+        )
+        made.seconds = time.monotonic() - t0
+        session.seeded["pool"] = made
+        session.log(f"  done in {made.seconds:.1f} s; waiting for the bot events to be delivered…")
+        t1 = time.monotonic()
+        left = asyncio.run(seed.wait_drained(server.url, 60 if opts.pool >= 10_000 else 5))
+        drained = f"outbox drained in {time.monotonic() - t1:.1f} s"
+        if left:
+            drained = f"{left} bot events still pending after {time.monotonic() - t1:.0f} s"
+        session.notes.append(
+            f"seeding: {made.stored_sessions:,} sessions through the widget API in {made.seconds:.1f} s; {drained}"
+        )
+        session.log("  " + drained)
+    finally:
+        harness.stop(server)
+    if left:
         try:
-            from openlines.bench import bulk
+            settled = asyncio.run(seed.settle_outbox(str(pool_db)))
+        except AttributeError as exc:  # the store's delivery API changed
+            settled = 0
+            session.notes.append(f"could not settle the outbox: {exc}")
+        if settled:
+            session.notes.append(f"{settled:,} undelivered seeding events marked delivered in the template")
+    session.templates["pool"] = pool_db
+    if any(w.seed == "scale" and w.name not in session.skipped for w in wanted):
+        prepare_scale(session, wanted, pool_db)
 
-            asyncio.run(bulk.add_sessions(str(scale_db), extra))
-        except bulk.BulkUnavailable as exc:
-            for w in wanted:
-                if w.seed == "scale":
-                    session.skipped[w.name] = str(exc)
-            return
-        scaled = Seeded(**{**session.seeded["pool"].__dict__})
-        scaled.stored_sessions += extra
-        scaled.seconds = time.monotonic() - t0
-        session.seeded["scale"] = scaled
-        session.templates["scale"] = scale_db
-        session.log(f"  done in {scaled.seconds:.1f} s")
+
+def prepare_scale(session: Session, wanted: list[Workload], pool_db: Path) -> None:
+    opts = session.options
+    scale_db = session.workdir / "template-scale.db"
+    copy_db(pool_db, scale_db)
+    extra = max(0, opts.scale_sessions - session.seeded["pool"].stored_sessions)
+    session.log(f"seeding {extra:,} more stored sessions in bulk…")
+    t0 = time.monotonic()
+    try:
+        from openlines.bench import bulk
+
+        asyncio.run(bulk.add_sessions(str(scale_db), extra))
+    except bulk.BulkUnavailable as exc:
+        for w in wanted:
+            if w.seed == "scale":
+                session.skipped[w.name] = str(exc)
+        return
+    scaled = Seeded(**{**session.seeded["pool"].__dict__})
+    scaled.stored_sessions += extra
+    scaled.seconds = time.monotonic() - t0
+    session.seeded["scale"] = scaled
+    session.templates["scale"] = scale_db
+    session.log(f"  done in {scaled.seconds:.1f} s")
+    session.notes.append(f"scale: {extra:,} closed sessions added in bulk in {scaled.seconds:.1f} s")
 
 
 def connections_for(workload: Workload, seeded: Seeded | None, wanted: int, warmup: bool) -> int:
@@ -192,7 +225,9 @@ def run_session(options: Options, log: Log) -> Session:
     try:
         if any(w.seed for w in wanted):
             port = harness.free_port()
-            sink = harness.start("sink", harness.bare_argv(port), port, workdir / "sink.log", "/healthz", 60)
+            sink = harness.start(
+                "sink", harness.bare_argv(port, 600), port, workdir / "sink.log", "/healthz", 60
+            )
         prepare(session, wanted, f"http://{HOST}:{sink.port}/bot-events" if sink else "")
         for run in range(1, options.runs + 1):
             for w in wanted:

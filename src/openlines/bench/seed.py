@@ -65,6 +65,53 @@ async def widget_available(base_url: str, line_id: int = LINE_ID) -> bool:
     return not (answer.status_code == 404 and b'"NOT_FOUND"' in answer.content)
 
 
+async def pending_events(base_url: str) -> int | None:
+    """Events waiting in the outbox (``openlines.event.delivery.list``), or None without that method."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as client:
+        answer = await client.post(
+            WEBHOOK + "openlines.event.delivery.list.json", data={"FILTER[STATUS]": "pending"}
+        )
+    if answer.status_code != 200:
+        return None
+    total = answer.json().get("total", 0)
+    return int(total) if isinstance(total, int) else 0
+
+
+async def wait_drained(base_url: str, timeout: float) -> int | None:
+    """Wait until the outbox is empty, so a copied database does not start with a delivery backlog.
+    Returns what is still pending after ``timeout`` seconds (None if the server cannot tell)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        pending = await pending_events(base_url)
+        if not pending or loop.time() >= deadline:
+            return pending
+        await asyncio.sleep(0.5)
+
+
+async def settle_outbox(db_path: str) -> int:
+    """Mark the seeding's still-pending bot events as delivered (store API, server stopped), so that
+    the measured runs do not inherit a delivery backlog. Returns how many were settled."""
+    import time
+
+    from openlines.store import open_store
+
+    store = await open_store(db_path)
+    settled = 0
+    try:
+        while True:
+            rows, _ = await store.list_deliveries({"status": "pending"}, 0, 1000, False)
+            if not rows:
+                return settled
+            now = time.time()
+            async with store.atomic():
+                for delivery in rows:
+                    await store.mark_delivered(delivery.id, delivery.attempts + 1, now)
+            settled += len(rows)
+    finally:
+        await store.close()
+
+
 async def register_welcome_bot(client: httpx.AsyncClient, sink_url: str) -> int:
     bot_id = await rest(
         client,
@@ -94,35 +141,46 @@ async def register_welcome_bot(client: httpx.AsyncClient, sink_url: str) -> int:
 
 
 async def open_sessions(
-    client: httpx.AsyncClient, count: int, prefix: str, concurrency: int = 16
+    port: int, count: int, prefix: str, concurrency: int = 32
 ) -> list[tuple[int, str, str]]:
     """``count`` new visitors each write a first message: one new chat and session each.
-    Returns (chat id, visitor id, visitor token) in creation order."""
+    Returns (chat id, visitor id, visitor token) in creation order. Raw keep-alive connections (as in
+    the load generator): an HTTP client library would be the slower side here."""
+    from openlines.bench.pyload import connect
+
     out: list[tuple[int, str, str] | None] = [None] * count
     todo = iter(range(count))
+    path = f"/widget/{LINE_ID}/messages"
 
     async def worker() -> None:
-        for i in todo:
-            visitor = f"{prefix}{i}"
-            answer = await client.post(
-                f"/widget/{LINE_ID}/messages", json={"visitor": visitor, "text": "hello", "name": visitor}
-            )
-            if answer.status_code != 200:
-                raise SeedError(f"widget message: HTTP {answer.status_code} {answer.text[:300]}")
-            data = answer.json()
-            out[i] = (int(data["chat_id"]), visitor, str(data["visitor_token"]))
+        conn = await connect(port)
+        try:
+            for i in todo:
+                visitor = f"{prefix}{i}"
+                payload = json.dumps({"visitor": visitor, "text": "hello", "name": visitor}).encode()
+                head = (
+                    f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\n\r\n"
+                )
+                status, answer = await conn.call(head.encode() + payload)
+                if status != 200:
+                    raise SeedError(f"widget message: HTTP {status} {answer[:300]!r}")
+                data = json.loads(answer)
+                out[i] = (int(data["chat_id"]), visitor, str(data["visitor_token"]))
+        finally:
+            if conn.transport is not None:
+                conn.transport.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return [x for x in out if x is not None]
 
 
-async def seed_pool(base_url: str, sink_url: str, pool: int, warm: int, visitors: int) -> Seeded:
+async def seed_pool(base_url: str, port: int, sink_url: str, pool: int, warm: int, visitors: int) -> Seeded:
     """On a running server: a welcome bot, then ``pool + warm`` bot-owned sessions. W4a's visitors are
     taken from the pool (each workload run starts from a fresh copy of the database)."""
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits, trust_env=False) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as client:
         bot_id = await register_welcome_bot(client, sink_url)
-        made = await open_sessions(client, pool + warm, "bench-visitor-")
+    made = await open_sessions(port, pool + warm, "bench-visitor-")
     seeded = Seeded(bot_id=bot_id, stored_sessions=len(made))
     seeded.chats = [chat for chat, _, _ in made[:pool]]
     seeded.warm_chats = [chat for chat, _, _ in made[pool:]]
