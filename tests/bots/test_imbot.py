@@ -367,7 +367,10 @@ def test_chat_methods(api: httpx.Client, dialog: dict[str, Any]) -> None:
         "CHAT_ID_EMPTY",
         "Chat ID can't be empty",
     )
+    assert ok(api, "openlines.session.get", {"CHAT_ID": dialog["chat"]})["OWNER"]["TYPE"] == "bot"
     assert ok(api, "imbot.chat.leave", {"CHAT_ID": dialog["chat"], "CLIENT_ID": app}) is True
+    session = ok(api, "openlines.session.get", {"CHAT_ID": dialog["chat"]})
+    assert session["OWNER"]["TYPE"] == "queue" and session["STATUS"] == 5  # handed over, not left ownerless
     assert error(call(api, "imbot.chat.leave", {"CHAT_ID": dialog["chat"], "CLIENT_ID": app})) == (
         403,
         "ACCESS_ERROR",
@@ -464,3 +467,18 @@ def test_odd_values_never_break_the_server(api: httpx.Client, value: Any) -> Non
         answer = call(api, method, params)
         assert answer.status_code < 500, (method, value, answer.text)
         assert "error" in answer.json() or "result" in answer.json()
+
+
+def test_unregistering_a_bot_hands_its_dialogues_to_the_queue(
+    api: httpx.Client, dialog: dict[str, Any]
+) -> None:
+    assert ok(api, "imbot.unregister", {"BOT_ID": dialog["bot"], "CLIENT_ID": dialog["app"]}) is True
+    session = ok(api, "openlines.session.get", {"CHAT_ID": dialog["chat"]})
+    assert session["OWNER"] == {"TYPE": "queue", "ID": 0}
+    assert dialog["bot"] not in ok(api, "imopenlines.dialog.get", {"CHAT_ID": dialog["chat"]}).get(
+        "manager_list", []
+    )
+    # a new visitor on that line is no longer met by the deleted bot
+    answer = say(api, dialog["line"], "after-unregister", "hello")
+    fresh = ok(api, "openlines.session.get", {"CHAT_ID": answer.json()["chat_id"]})
+    assert fresh["OWNER"]["TYPE"] == "queue"

@@ -18,6 +18,7 @@ from openlines.domain.users import User
 from openlines.engine import events
 from openlines.engine.bots import WEBHOOK_APP_PREFIX, app_id_for, bot_not_found, bot_of_other_app, resolve_bot
 from openlines.engine.messages import post
+from openlines.engine.transfer import end_bot_session
 from openlines.methods import message_params as mp
 from openlines.methods.registry import Call, Param, Registry
 from openlines.protocol import php
@@ -275,6 +276,9 @@ def register(registry: Registry) -> None:
             event = events.bot_delete(services, bot)
             if event is not None:
                 await store.add_event(event, services.clock.now())
+            for session in await store.open_sessions(operator_id=bot.id):
+                if session.owner_type == "bot":  # its dialogues go to their queues, not into limbo
+                    await end_bot_session(services, session.chat_id, call.caller.user_id)
             for chat_id in await store.chats_of_member(bot.id):
                 await store.remove_member(chat_id, bot.id)
             await store.delete_bot(bot.id)
@@ -456,10 +460,16 @@ def register(registry: Registry) -> None:
         chat_id = call.int("CHAT_ID")
         if chat_id <= 0:
             raise _error("CHAT_ID_EMPTY", "Chat ID can't be empty")
-        store = call.services.store
+        services = call.services
+        store = services.store
         async with store.atomic():
-            if not await store.remove_member(chat_id, bot.id):
+            if not await store.is_member(chat_id, bot.id):
                 raise _error("ACCESS_ERROR", "Action unavailable", 403)
+            session = await store.open_session_of_chat(chat_id)
+            if session is not None and session.owner_type == "bot" and session.operator_id == bot.id:
+                # a bot that walks out of its own dialogue hands it to the queue, like "0" does
+                await end_bot_session(services, chat_id, call.caller.user_id)
+            await store.remove_member(chat_id, bot.id)
         return True
 
     @registry.method(
