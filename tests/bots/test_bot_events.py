@@ -117,6 +117,17 @@ def test_a_documented_bot_meets_a_customer(api: httpx.Client, receiver: Receiver
     say(api, line_id, "ev-visitor", "thanks", token=token)
     assert receiver.next("ONIMBOTMESSAGEADD")["data"]["PARAMS"]["MESSAGE"] == "thanks"
 
+    # a one-to-one dialogue: an employee writes to the bot directly
+    direct = ok(api, "im.message.add", {"DIALOG_ID": str(bot_id), "MESSAGE": "ping"})
+    private = receiver.next("ONIMBOTMESSAGEADD")["data"]["PARAMS"]
+    assert private["MESSAGE"] == "ping" and private["MESSAGE_ID"] == str(direct)
+    assert (
+        private["DIALOG_ID"] == "1"
+        and private["FROM_USER_ID"] == "1"
+        and private["TO_USER_ID"] == str(bot_id)
+    )
+    assert private["MESSAGE_TYPE"] == "P" and "CHAT_ENTITY_TYPE" not in private
+
     ok(api, "imbot.unregister", {"BOT_ID": bot_id, "CLIENT_ID": app})
     deleted = receiver.next("ONIMBOTDELETE")
     assert deleted["data"] == {"BOT_ID": str(bot_id), "BOT_CODE": "eventbot"}
