@@ -260,3 +260,24 @@ def test_chunked_body(client: httpx.Client) -> None:
     )
     assert response.request.headers["transfer-encoding"] == "chunked"
     assert user_ids(response) == ["4"]
+
+
+def test_php_sdk_style_request(server: ServerProcess) -> None:
+    """What b24phpsdk sends over plain HTTP: trailing slash, telemetry in the query, a JSON body and
+    libcurl's h2c upgrade headers."""
+    body = json.dumps({"FILTER": {"ID": 3}, "start": 0}).encode()
+    head = (
+        f"POST /{HOOK}/user.get/?bx24_request_id=0d114489-de59-7157-8cee-29f9fa5d2423 HTTP/1.1\r\n"
+        "Host: 127.0.0.1\r\nUser-Agent: bitrix24-php-sdk\r\nAccept: application/json\r\n"
+        "Content-Type: application/json\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+        "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with _connect(server) as sock:
+        sock.sendall(head + body)
+        status, headers, raw = _read_response(sock)
+    assert status == 200
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    answer = json.loads(raw)
+    assert [u["ID"] for u in answer["result"]] == ["3"]
+    assert answer["total"] == 1 and isinstance(answer["time"]["start"], float)
