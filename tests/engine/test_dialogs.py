@@ -10,12 +10,15 @@ from typing import Any, TypeVar
 
 import pytest
 
+from openlines.auth.caller import Caller
 from openlines.config import from_dict
 from openlines.demo import merge_demo
 from openlines.domain.openlines import Bot, Status
 from openlines.domain.users import User
 from openlines.engine import dialogs, messages
+from openlines.methods.invoke import invoke
 from openlines.portal import bootstrap
+from openlines.protocol.errors import RestError
 from openlines.services import Services
 
 T = TypeVar("T")
@@ -58,6 +61,8 @@ class Portal:
                         "MESSAGE_ADD": HANDLER,
                         "WELCOME_MESSAGE": HANDLER + "?x=1",
                         "BOT_DELETE": HANDLER,
+                        "MESSAGE_UPDATE": HANDLER + "/update",
+                        "MESSAGE_DELETE": HANDLER + "/delete",
                     },
                     application_token=client_id,
                 )
@@ -249,3 +254,46 @@ def test_customer_zero_hands_the_bot_session_to_the_queue(portal: Portal) -> Non
     heard = [p["data"]["PARAMS"]["MESSAGE"] for e, _, _, p in portal.events() if e == "ONIMBOTMESSAGEADD"]
     assert heard == ["hi"]  # the "0" itself is not passed to the bot
     assert zero.text == "0" and bot.id
+
+
+def test_other_bots_hear_edits_and_deletions(portal: Portal) -> None:
+    writer = portal.add_bot("writer", client_id="hw", welcome_line=1)
+    listener = portal.add_bot("listener", client_id="hl")
+    chat, _, _ = portal.say("hank", "hi")
+
+    async def join() -> None:
+        await portal.services.store.add_member(chat.id, listener.id, 0)
+
+    portal.run(join)
+    webhook = Caller(user_id=1, auth_type="apauth", scopes=frozenset({"imbot"}), admin=True)
+
+    def rest(method: str, params: dict[str, Any]) -> Any:
+        found = portal.services.registry.find(method)
+        assert found is not None
+        return portal.run(lambda: invoke(portal.services, found, webhook, params))[0]
+
+    message_id = rest("imbot.message.add", {"DIALOG_ID": chat.dialog_id, "MESSAGE": "v1", "CLIENT_ID": "hw"})
+    assert (
+        rest("imbot.message.update", {"MESSAGE_ID": message_id, "MESSAGE": "v2", "CLIENT_ID": "hw"}) is True
+    )
+    assert rest("imbot.message.delete", {"MESSAGE_ID": message_id, "CLIENT_ID": "hw"}) is True
+    seen = [
+        (event, target.split("?")[0], payload["data"]["PARAMS"].get("MESSAGE"))
+        for event, target, _, payload in portal.events()
+        if payload["data"].get("PARAMS", {}).get("AUTHOR_ID") == str(writer.id)
+    ]
+    assert seen == [
+        ("ONIMBOTMESSAGEADD", HANDLER, "v1"),
+        ("ONIMBOTMESSAGEUPDATE", HANDLER + "/update", "v2"),
+        ("ONIMBOTMESSAGEDELETE", HANDLER + "/delete", "This message was deleted."),
+    ]
+    for event, target, _, payload in portal.events():
+        if event.startswith("ONIMBOTMESSAGE") and payload["data"]["PARAMS"].get("AUTHOR_ID") == str(
+            writer.id
+        ):
+            assert list(payload["data"]["BOT"]) == [str(listener.id)]  # never the writer itself
+            assert target.endswith("CLIENT_ID=hl")
+    # a deleted message cannot be edited back
+    with pytest.raises(RestError) as refused:
+        rest("imbot.message.update", {"MESSAGE_ID": message_id, "MESSAGE": "v3", "CLIENT_ID": "hw"})
+    assert (refused.value.code, refused.value.status) == ("CANT_EDIT_MESSAGE", 403)

@@ -145,7 +145,12 @@ async def _editable(call: Call, bot: Bot) -> Message:
         raise mp.message_id_error()
     message = await call.services.store.get_message(message_id)
     now = call.services.clock.now()
-    if message is None or message.author_id != bot.id or now - message.date > mp.EDIT_WINDOW:
+    if (
+        message is None
+        or message.deleted
+        or message.author_id != bot.id
+        or now - message.date > mp.EDIT_WINDOW
+    ):
         raise mp.cant_edit()
     return message
 
