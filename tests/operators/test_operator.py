@@ -38,11 +38,12 @@ def test_answer_makes_the_operator_the_owner_with_a_history_row(admin: Rest, op2
     state = session_of(admin, d)
     assert state["OWNER"] == {"TYPE": "user", "ID": 2} and state["STATUS"] == 10
     last = state["TRANSFERS"][-1]
-    assert (last["FROM_TYPE"], last["TO_TYPE"], last["TO_ID"], last["MODE"]) == (
-        "queue",
-        "user",
-        2,
-        "operator",
+    assert (last["TO_TYPE"], last["TO_ID"]) == ("user", 2)
+    # From the queue (or from whoever routing offered it to); routing's own offer to 2 needs no new row.
+    assert (last["FROM_TYPE"], last["MODE"]) in (
+        ("queue", "operator"),
+        ("user", "operator"),
+        ("queue", "routing"),
     )
     assert "[USER=2][/USER] picked conversation" in notices(admin, d)
 
@@ -335,5 +336,7 @@ def test_simultaneous_answers_leave_exactly_one_owner(
     for hook, (status, code) in zip(hooks, results, strict=True):
         # The winner's repeated answers succeed (nothing changes); the other operator is refused.
         assert (status, code) == ((200, "") if hook == winner_hook else (400, "ALREADY_ANSWERED"))
-    to_users = [r for r in state["TRANSFERS"] if r["TO_TYPE"] == "user"]
-    assert len(to_users) == 1 and to_users[0]["TO_ID"] == owner
+    answers = [r["TO_ID"] for r in state["TRANSFERS"] if r["MODE"] == "operator"]
+    offered = [r["TO_ID"] for r in state["TRANSFERS"] if r["MODE"] == "routing"]
+    # One recorded answer, unless routing had already offered the dialogue to the winner.
+    assert answers == [owner] or (not answers and offered[-1:] == [owner])
