@@ -449,16 +449,38 @@ def test_commands(api: httpx.Client, dialog: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [["a"], {"x": {"y": 1}}, 10**30, -1, "9" * 40, True, None, 1.5, "chat", "chat-1", "chat0"],
+    [
+        ["a"],
+        {"x": {"y": 1}},
+        10**30,
+        -1,
+        "9" * 40,
+        "chat" + "9" * 40,
+        True,
+        None,
+        1.5,
+        "chat",
+        "chat-1",
+        "chat0",
+    ],
 )
 def test_odd_values_never_break_the_server(api: httpx.Client, value: Any) -> None:
     register_bot(api, "odd", "odd")
-    for method in ("imbot.message.add", "imbot.message.update", "imbot.message.delete", "imbot.chat.leave"):
+    methods = ("imbot.message.add", "imbot.message.update", "imbot.message.delete", "imbot.chat.leave")
+    methods += ("imbot.chat.get", "imbot.command.answer", "im.dialog.messages.get", "im.chat.get")
+    methods += ("im.message.add", "im.dialog.read")
+    for method in methods:
         params = {
             "BOT_ID": value,
             "DIALOG_ID": value,
             "MESSAGE_ID": value,
             "CHAT_ID": value,
+            "LAST_ID": value,
+            "FIRST_ID": value,
+            "LIMIT": value,
+            "ENTITY_TYPE": value,
+            "ENTITY_ID": value,
+            "COMMAND_ID": value,
             "MESSAGE": value,
             "KEYBOARD": value,
             "ATTACH": value,

@@ -73,6 +73,7 @@ def test_status_rules_hold_for_every_state(status: Status, wait_answer: bool, ro
         ("0", ("", 0)),
         ("-4", ("", 0)),
         ("9" * 30, ("", 0)),
+        ("chat" + "9" * 30, ("", 0)),
         (["chat1"], ("", 0)),
         (None, ("", 0)),
     ],

@@ -165,7 +165,8 @@ def parse_dialog(value: Any) -> tuple[str, int]:
     text = php.php_str(value).strip() if php.is_scalar(value) else ""
     if text.startswith("chat"):
         rest = text[4:]
-        return ("chat", int(rest)) if rest.isdigit() and int(rest) > 0 else ("", 0)
+        valid = rest.isdigit() and 0 < int(rest) < php.INT64_MAX
+        return ("chat", int(rest)) if valid else ("", 0)
     if text.isdigit() and 0 < int(text) < php.INT64_MAX:
         return "user", int(text)
     return "", 0

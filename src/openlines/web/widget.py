@@ -125,7 +125,7 @@ async def post_message(request: Request) -> Response:
                 raise line_unavailable()
             if token:
                 visitor, customer_id, _ = await _token_visitor(services, token, line_id)
-                if "visitor" in data and data["visitor"] != visitor:
+                if "visitor" in data and _visitor(data["visitor"]) != visitor:
                     raise token_of_other_visitor()
                 customer: User | dict[str, Any] = {"id": customer_id}
             else:
