@@ -8,8 +8,9 @@ members, session, chat, history row, system messages and outbox event together. 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, ParamSpec
 
 from openlines.domain import transfer_rules as rules
 from openlines.domain.openlines import Chat, FromType, OutboxEvent, Session, TransferMode
@@ -21,15 +22,27 @@ FINISH_EVENT = "ONSESSIONFINISH"
 ON_QUEUED = "on_queued"  # services.extras hooks: async (services, chat, session) after a queue hand-over
 
 QueuedHook = Callable[[Services, Chat, Session], Awaitable[None]]
+P = ParamSpec("P")
+
+
+def refused_on_conflict(operation: Callable[P, Awaitable[bool]]) -> Callable[P, Awaitable[bool]]:
+    """A chat locked by a concurrent change (``LockConflict``) refuses the operation: the
+    transaction rolls back and the result is False, as the real per-chat transfer lock does."""
+
+    @functools.wraps(operation)
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> bool:
+        try:
+            return await operation(*args, **kwargs)
+        except LockConflict:
+            return False
+
+    return guarded
 
 
 async def _open_dialog(services: Services, chat_id: int) -> tuple[Chat, Session] | None:
     """The locked LINES chat and its open session, or None (missing, not Open Lines, locked, closed)."""
     store = services.store
-    try:
-        chat = await store.lock_chat(chat_id)
-    except LockConflict:
-        return None
+    chat = await store.lock_chat(chat_id)  # may raise LockConflict
     if chat is None or not chat.is_lines:
         return None
     session = await store.open_session_of_chat(chat.id)
@@ -109,6 +122,7 @@ async def _run_queued_hooks(services: Services, chat: Chat, session: Session) ->
         await hook(services, chat, session)
 
 
+@refused_on_conflict
 async def transfer(
     services: Services,
     chat_id: int,
@@ -183,6 +197,7 @@ async def transfer(
         return True
 
 
+@refused_on_conflict
 async def end_bot_session(services: Services, chat_id: int, actor_id: int) -> bool:
     """The bot hands the dialogue to the line's queue (``imopenlines.bot.session.operator``, or the
     customer typing "0"). False when the session's owner is not a bot (→ WRONG_CHAT)."""
@@ -207,6 +222,7 @@ async def end_bot_session(services: Services, chat_id: int, actor_id: int) -> bo
         return True
 
 
+@refused_on_conflict
 async def answer(services: Services, chat_id: int, user_id: int, mode: TransferMode = "operator") -> bool:
     """``user_id`` (an employee or a bot) takes the chat's open session and becomes its owner.
 
@@ -236,6 +252,7 @@ async def answer(services: Services, chat_id: int, user_id: int, mode: TransferM
         return True
 
 
+@refused_on_conflict
 async def finish(services: Services, chat_id: int, actor_id: int, *, spam: bool = False) -> bool:
     """Close the chat's open session: CLOSE (60), or SPAM (65) with ``spam``; post the closing
     notice, the line's closing text for the customer (CLOSE_RULE=text) and an OnSessionFinish event."""
