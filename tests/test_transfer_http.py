@@ -288,6 +288,7 @@ def test_leave(world: World, chat: int, leave: Any, leaves: bool) -> None:
     ("params", "owner"),
     [
         ({"TRANSFER_ID": "queue2", "USER_ID": 3}, ("user", 3)),  # USER_ID wins over a queue
+        ({"USER_ID": 4, "QUEUE_ID": 2}, ("user", 4)),
         ({"TRANSFER_ID": "3", "USER_ID": 2}, ("user", 3)),  # a user TRANSFER_ID overrides USER_ID
         ({"TRANSFER_ID": 4}, ("user", 4)),
         ({"TRANSFER_ID": " 4"}, ("user", 4)),
