@@ -60,6 +60,8 @@ class ServerConfig:
     tls: bool = False
     http_port: int = 0
     data_dir: str = ""  # where --tls keeps its CA; default: next to the database
+    routing: bool = False  # routing lane: distribute queued sessions and run timers (docs/routing.md)
+    operator_idle_timeout: int = 0  # routing lane: seconds without a status report before an online operator counts as idle (0 = never)
 
 
 @dataclass

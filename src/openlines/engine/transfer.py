@@ -20,6 +20,8 @@ from openlines.store.base import LockConflict
 TRANSFER_EVENT = "ONOPENLINESSESSIONTRANSFER"  # bind name OnOpenLinesSessionTransfer (openlines only)
 FINISH_EVENT = "ONSESSIONFINISH"
 ON_QUEUED = "on_queued"  # services.extras hooks: async (services, chat, session) after a queue hand-over
+ON_OWNER_CHANGED = "on_owner_changed"  # hooks: async (services, chat, session) after any owner change
+ON_FINISHED = "on_finished"  # hooks: async (services, chat, session) after a session closed
 
 QueuedHook = Callable[[Services, Chat, Session], Awaitable[None]]
 P = ParamSpec("P")
@@ -62,6 +64,7 @@ async def _write(services: Services, chat: Chat, change: rules.Change, now: floa
     await store.save_session(change.session)
     if change.history is not None:
         await store.add_transfer(change.history)
+        await _run_queued_hooks(services, chat, change.session, ON_OWNER_CHANGED)
     if change.chat_author_id is not None:
         chat.author_id = change.chat_author_id
     if change.chat_line_id is not None:
@@ -116,8 +119,8 @@ async def _record(services: Services, chat: Chat, change: rules.Change, now: flo
         await services.store.add_event(_transfer_event(services, chat, change), now)
 
 
-async def _run_queued_hooks(services: Services, chat: Chat, session: Session) -> None:
-    hooks: list[QueuedHook] = services.extras.get(ON_QUEUED, [])
+async def _run_queued_hooks(services: Services, chat: Chat, session: Session, name: str = ON_QUEUED) -> None:
+    hooks: list[QueuedHook] = services.extras.get(name, [])
     for hook in hooks:
         await hook(services, chat, session)
 
@@ -267,6 +270,7 @@ async def finish(services: Services, chat_id: int, actor_id: int, *, spam: bool 
         change = rules.plan_finish(session, line, actor_id=actor_id, spam=spam, now=now)
         await _write(services, chat, change, now)
         await store.add_event(_finish_event(services, chat, change.session), now)
+        await _run_queued_hooks(services, chat, change.session, ON_FINISHED)
         await _notify(services, chat, change.notices)
         closing = rules.close_text(line, spam)
         if closing:

@@ -21,6 +21,7 @@ from openlines.methods import (
     openlines_clock,
     openlines_events,  # delivery lane
     openlines_faults,  # drop-in lane
+    openlines_routing,  # routing lane
     user,
 )
 from openlines.methods.registry import Registry
@@ -47,11 +48,13 @@ def build() -> Registry:
     imopenlines_session.register(registry)  # operators & lookups lane
     imopenlines_bot.register(registry)  # transfer lane
     openlines_audit.register(registry)  # transfer lane
+    openlines_routing.register(registry)  # routing lane
     return registry
 
 
 def config_appliers() -> list[ConfigApplier]:
     from openlines.engine.dialogs import install_hooks  # bots & customers lane
     from openlines.engine.lines import apply_config_lines
+    from openlines.engine.routing import install as install_routing  # routing lane
 
-    return [apply_config_lines, install_hooks]
+    return [apply_config_lines, install_hooks, install_routing]

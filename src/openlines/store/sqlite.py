@@ -5,8 +5,9 @@ from __future__ import annotations
 from openlines.store.sqlite_bots import SqliteBotsAndDialogs
 from openlines.store.sqlite_openlines import SqliteOpenLines
 from openlines.store.sqlite_platform import SqlitePlatform
+from openlines.store.sqlite_routing import SqliteRouting  # routing lane
 from openlines.store.sqlite_transfers import SqliteTransfers
 
 
-class SqliteStore(SqlitePlatform, SqliteOpenLines, SqliteBotsAndDialogs, SqliteTransfers):
+class SqliteStore(SqlitePlatform, SqliteOpenLines, SqliteBotsAndDialogs, SqliteTransfers, SqliteRouting):
     """Platform and Open Lines repositories on one SQLite connection."""

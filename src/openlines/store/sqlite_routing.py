@@ -1,0 +1,183 @@
+"""SQLite queries of the routing lane: operator presence, due timers, distribution records, the
+offers of "all" queues and the waiting sessions of a line. Every lookup is an index seek."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from openlines.domain.routing import PresenceState, Timer
+from openlines.store.sqlite_base import SqliteBase
+
+_TIMER_COLS = "id, session_id, chat_id, kind, due, version"
+
+
+def _timer(row: tuple[Any, ...]) -> Timer:
+    return Timer(int(row[0]), int(row[1]), int(row[2]), str(row[3]), float(row[4]), int(row[5]))
+
+
+class SqliteRouting(SqliteBase):
+    # --- presence ---------------------------------------------------------------------------------
+
+    async def get_presence(self, user_id: int) -> PresenceState:
+        row = self.db.execute(
+            "SELECT status, paused, last_seen, date_modify FROM operator_presence WHERE user_id = ?",
+            (user_id,),
+        ).fetchone()
+        if row is None:
+            return PresenceState(user_id)
+        return PresenceState(user_id, row[0], bool(row[1]), float(row[2]), float(row[3]), True)
+
+    async def set_presence(
+        self, user_id: int, now: float, status: str | None = None, paused: bool | None = None
+    ) -> PresenceState:
+        """Change an operator's status and/or pause; a status report also counts as a sign of life."""
+        current = await self.get_presence(user_id)
+        new_status = status or current.status
+        new_paused = current.paused if paused is None else paused
+        last_seen = now if status is not None else current.last_seen
+        self.db.execute(
+            "INSERT INTO operator_presence(user_id, status, paused, last_seen, date_modify) VALUES (?,?,?,?,?) "
+            "ON CONFLICT(user_id) DO UPDATE SET status = excluded.status, paused = excluded.paused, "
+            "last_seen = excluded.last_seen, date_modify = excluded.date_modify",
+            (user_id, new_status, int(new_paused), last_seen, now),
+        )
+        return PresenceState(user_id, new_status, new_paused, last_seen, now, True)  # type: ignore[arg-type]
+
+    # --- timers -----------------------------------------------------------------------------------
+
+    async def arm_timer(
+        self, session_id: int, chat_id: int, kind: str, due: float, version: int, now: float
+    ) -> None:
+        """Set (or move) a session's timer of this kind. A fired one-shot timer stays fired."""
+        self.db.execute(
+            "INSERT INTO timers(session_id, chat_id, kind, due, version, created) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT(session_id, kind) DO UPDATE SET due = excluded.due, version = excluded.version, "
+            "created = excluded.created WHERE timers.fired = 0",
+            (session_id, chat_id, kind, due, version, now),
+        )
+
+    async def cancel_timers(self, session_id: int, kinds: tuple[str, ...]) -> int:
+        marks = ", ".join("?" * len(kinds))
+        return self.db.execute(
+            f"DELETE FROM timers WHERE session_id = ? AND fired = 0 AND kind IN ({marks})",
+            (session_id, *kinds),
+        ).rowcount
+
+    async def drop_session_timers(self, session_id: int) -> int:
+        return self.db.execute("DELETE FROM timers WHERE session_id = ?", (session_id,)).rowcount
+
+    async def next_timer_due(self) -> float | None:
+        row = self.db.execute("SELECT MIN(due) FROM timers WHERE fired = 0").fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def take_due_timer(self, now: float) -> Timer | None:
+        """Claim the earliest timer due by ``now`` (inside the caller's transaction): a one-shot
+        no-answer timer is marked fired, any other is deleted. None when nothing is due."""
+        row = self.db.execute(
+            f"SELECT {_TIMER_COLS} FROM timers WHERE fired = 0 AND due <= ? ORDER BY due, id LIMIT 1", (now,)
+        ).fetchone()
+        if row is None:
+            return None
+        timer = _timer(row)
+        if timer.kind == "no_answer":
+            self.db.execute("UPDATE timers SET fired = 1 WHERE id = ?", (timer.id,))
+        else:
+            self.db.execute("DELETE FROM timers WHERE id = ?", (timer.id,))
+        return timer
+
+    async def timers_of(self, session_id: int) -> list[Timer]:
+        rows = self.db.execute(
+            f"SELECT {_TIMER_COLS} FROM timers WHERE session_id = ? AND fired = 0 ORDER BY due, id",
+            (session_id,),
+        )
+        return [_timer(r) for r in rows]
+
+    # --- distribution records and offers ------------------------------------------------------------
+
+    async def add_decision(self, record: dict[str, Any]) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO routing_decisions(session_id, chat_id, line_id, cause, queue_type, result, "
+            "operator_id, transfer_id, candidates, date_create) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                record["session_id"],
+                record["chat_id"],
+                record["line_id"],
+                record["cause"],
+                record["queue_type"],
+                record["result"],
+                record["operator_id"],
+                record["transfer_id"],
+                json.dumps(record["candidates"], separators=(",", ":")),
+                record["date_create"],
+            ),
+        )
+        return int(cursor.lastrowid or 0)
+
+    async def decisions_of(self, session_id: int, limit: int = 200) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT id, session_id, chat_id, line_id, cause, queue_type, result, operator_id, transfer_id, "
+            "candidates, date_create FROM routing_decisions WHERE session_id = ? ORDER BY id LIMIT ?",
+            (session_id, limit),
+        )
+        names = (
+            "id",
+            "session_id",
+            "chat_id",
+            "line_id",
+            "cause",
+            "queue_type",
+            "result",
+            "operator_id",
+            "transfer_id",
+            "candidates",
+            "date_create",
+        )
+        found = [dict(zip(names, r, strict=True)) for r in rows]
+        for item in found:
+            item["candidates"] = json.loads(item["candidates"])
+        return found
+
+    async def add_offers(self, session_id: int, line_id: int, user_ids: list[int], now: float) -> list[int]:
+        """Offer a waiting session to operators; answers those who did not have the offer yet."""
+        added: list[int] = []
+        for uid in user_ids:
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO routing_offers(session_id, user_id, line_id, date_create) VALUES (?,?,?,?)",
+                (session_id, uid, line_id, now),
+            )
+            if cursor.rowcount > 0:
+                added.append(uid)
+        return added
+
+    async def offers_of(self, session_id: int) -> list[int]:
+        rows = self.db.execute(
+            "SELECT user_id FROM routing_offers WHERE session_id = ? ORDER BY user_id", (session_id,)
+        )
+        return [int(r[0]) for r in rows]
+
+    async def clear_offers(self, session_id: int) -> int:
+        return self.db.execute("DELETE FROM routing_offers WHERE session_id = ?", (session_id,)).rowcount
+
+    # --- who is waiting, where an operator works ----------------------------------------------------
+
+    async def waiting_session_ids(self, line_id: int, limit: int) -> list[int]:
+        """A line's open queue-owned sessions, oldest first (index sessions_waiting)."""
+        rows = self.db.execute(
+            "SELECT id FROM sessions WHERE line_id = ? AND closed = 0 AND owner_type = 'queue' ORDER BY id LIMIT ?",
+            (line_id, limit),
+        )
+        return [int(r[0]) for r in rows]
+
+    async def lines_of_operator(self, user_id: int) -> list[int]:
+        rows = self.db.execute(
+            "SELECT line_id FROM line_queue WHERE user_id = ? ORDER BY line_id", (user_id,)
+        )
+        return [int(r[0]) for r in rows]
+
+    async def queue_member(self, line_id: int, user_id: int) -> tuple[int, float] | None:
+        """(sort, last_activity) of an operator in a line's queue, or None."""
+        row = self.db.execute(
+            "SELECT sort, last_activity FROM line_queue WHERE line_id = ? AND user_id = ?", (line_id, user_id)
+        ).fetchone()
+        return None if row is None else (int(row[0]), float(row[1]))
