@@ -9,7 +9,8 @@ gives the ``openlines_server`` fixture. Without pytest, use :class:`OpenlinesSer
 This package does not import pytest.
 """
 
+from openlines.testing.asgi import serve_asgi
 from openlines.testing.receiver import Event, EventReceiver
 from openlines.testing.server import Customer, OpenlinesError, OpenlinesServer
 
-__all__ = ["Customer", "Event", "EventReceiver", "OpenlinesError", "OpenlinesServer"]
+__all__ = ["Customer", "Event", "EventReceiver", "OpenlinesError", "OpenlinesServer", "serve_asgi"]

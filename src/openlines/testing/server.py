@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,6 +297,21 @@ class OpenlinesServer:
             if "next" not in body:
                 return rows
             start = int(body["next"])
+
+    def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """Event deliveries (``openlines.event.delivery.list``): EVENT, STATUS, ATTEMPTS, LAST_ERROR..."""
+        return list(self.call("openlines.event.delivery.list", {"FILTER": filters}))
+
+    def wait_until(self, condition: Callable[[], Any], timeout: float = 20.0) -> Any:
+        """Poll ``condition`` until it returns something truthy (events are delivered asynchronously)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = condition()
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"condition still false after {timeout} s")
+            time.sleep(0.05)
 
     def register_bot(self, code: str = "testbot", client_id: str = "test-bot", **fields: Any) -> int:
         """``imbot.register`` a bot whose events go to :attr:`events`; answers the bot id."""
