@@ -504,3 +504,82 @@ def test_unregistering_a_bot_hands_its_dialogues_to_the_queue(
     answer = say(api, dialog["line"], "after-unregister", "hello")
     fresh = ok(api, "openlines.session.get", {"CHAT_ID": answer.json()["chat_id"]})
     assert fresh["OWNER"]["TYPE"] == "queue"
+
+
+def test_dialog_get_and_chat_user_list(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    app, bot = dialog["app"], dialog["bot"]
+    got = ok(api, "imbot.dialog.get", {"DIALOG_ID": dialog["dialog"]})
+    assert (
+        got["id"] == dialog["chat"] and got["dialog_id"] == dialog["dialog"] and got["entity_type"] == "LINES"
+    )
+    assert error(call(api, "imbot.dialog.get", {})) == (400, "DIALOG_ID_EMPTY", "Dialog ID can't be empty")
+    denied = (403, "ACCESS_ERROR", "You do not have access to the specified dialog")
+    assert error(call(api, "imbot.dialog.get", {"DIALOG_ID": "chat99999999"})) == denied
+    assert error(call(api, "imbot.dialog.get", {"DIALOG_ID": "2"})) == denied
+
+    members = ok(api, "imbot.chat.user.list", {"CHAT_ID": dialog["chat"], "CLIENT_ID": app})
+    customer = ok(api, "im.dialog.messages.get", {"DIALOG_ID": dialog["dialog"]})["messages"][-1]["author_id"]
+    assert sorted(members) == sorted([customer, bot])
+    assert error(call(api, "imbot.chat.user.list", {"CLIENT_ID": app})) == (
+        400,
+        "CHAT_ID_EMPTY",
+        "Chat ID can't be empty",
+    )
+    stranger = register_bot(api, app + "-2", "stranger")
+    outside = call(
+        api, "imbot.chat.user.list", {"CHAT_ID": dialog["chat"], "BOT_ID": stranger, "CLIENT_ID": app + "-2"}
+    )
+    assert error(outside) == (403, "ACCESS_ERROR", "You do not have access to this chat")
+
+
+def test_command_update(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    app = dialog["app"]
+    lang = [{"LANGUAGE_ID": "en", "TITLE": "Status"}]
+    command_id = ok(
+        api,
+        "imbot.command.register",
+        {
+            "BOT_ID": dialog["bot"],
+            "COMMAND": "status",
+            "EVENT_COMMAND_ADD": URL,
+            "LANG": lang,
+            "CLIENT_ID": app,
+        },
+    )
+    base = {"COMMAND_ID": command_id, "CLIENT_ID": app}
+    assert error(call(api, "imbot.command.update", base)) == (
+        400,
+        "WRONG_REQUEST",
+        "Update fields can't be empty",
+    )
+    bad = {**base, "FIELDS": {"EVENT_COMMAND_ADD": "nope"}}
+    assert error(call(api, "imbot.command.update", bad)) == (
+        400,
+        "EVENT_COMMAND_ADD_ERROR",
+        "Wrong handler URL",
+    )
+    assert error(call(api, "imbot.command.update", {**base, "FIELDS": {"LANG": []}})) == (
+        400,
+        "LANG_ERROR",
+        "Lang set can't be empty",
+    )
+    assert error(
+        call(
+            api,
+            "imbot.command.update",
+            {"COMMAND_ID": command_id, "CLIENT_ID": "x", "FIELDS": {"HIDDEN": "Y"}},
+        )
+    )[1] == ("APP_ID_ERROR")
+    assert (
+        ok(api, "imbot.command.update", {**base, "FIELDS": {"HIDDEN": "Y", "EVENT_COMMAND_ADD": URL + "/v2"}})
+        is True
+    )
+    # registering again answers the same command (now updated back)
+    again = {
+        "BOT_ID": dialog["bot"],
+        "COMMAND": "status",
+        "EVENT_COMMAND_ADD": URL,
+        "LANG": lang,
+        "CLIENT_ID": app,
+    }
+    assert ok(api, "imbot.command.register", again) == command_id

@@ -20,6 +20,8 @@ from openlines.engine.bots import WEBHOOK_APP_PREFIX, app_id_for, bot_not_found,
 from openlines.engine.messages import post
 from openlines.engine.transfer import end_bot_session
 from openlines.methods import message_params as mp
+from openlines.methods.im import access_error, can_read
+from openlines.methods.imopenlines_dialog import dialog_fields
 from openlines.methods.registry import Call, Param, Registry
 from openlines.protocol import php
 from openlines.protocol.envelope import php_shape
@@ -494,6 +496,7 @@ def register(registry: Registry) -> None:
         return {"ID": chat.id} if chat is not None else None
 
     _register_commands(registry)
+    _register_lookups(registry)
 
 
 def _soft_delete(message: Message, now: float) -> None:
@@ -608,3 +611,79 @@ def _register_commands(registry: Registry) -> None:
         if owner is None:
             raise bot_not_found()
         return await _write(call, owner, chat_id=origin.chat_id)
+
+
+def _register_lookups(registry: Registry) -> None:
+    @registry.method(
+        "imbot.dialog.get",
+        SCOPE,
+        Param("DIALOG_ID", "string", True, "chat<ID>"),
+        description="A chat's data as imopenlines.dialog.get shows it.",
+        session_auth=False,
+    )
+    async def imbot_dialog_get(call: Call) -> dict[str, Any]:
+        if not php.php_truthy(call.get("DIALOG_ID")):
+            raise mp.dialog_id_empty()
+        kind, chat_id = mp.parse_dialog(call.get("DIALOG_ID"))
+        store = call.services.store
+        chat = await store.get_chat(chat_id) if kind == "chat" else None
+        if chat is None or not await can_read(call.services, call.caller, chat):
+            raise access_error()
+        return await dialog_fields(call.services, chat, call.caller.user_id)
+
+    @registry.method(
+        "imbot.chat.user.list",
+        SCOPE,
+        Param("CHAT_ID", "integer", True),
+        Param("BOT_ID", "integer"),
+        Param("CLIENT_ID", "string"),
+        description="The user ids of a chat the bot is in.",
+        session_auth=False,
+    )
+    async def imbot_chat_user_list(call: Call) -> list[int]:
+        bot = await resolve_bot(call, call.int("BOT_ID"))
+        chat_id = call.int("CHAT_ID")
+        if chat_id <= 0:
+            raise _error("CHAT_ID_EMPTY", "Chat ID can't be empty")
+        store = call.services.store
+        if not await store.is_member(chat_id, bot.id):
+            raise _error("ACCESS_ERROR", "You do not have access to this chat", 403)
+        return await store.members(chat_id)
+
+    @registry.method(
+        "imbot.command.update",
+        SCOPE,
+        Param("COMMAND_ID", "integer", True),
+        Param("FIELDS", "object", True, "EVENT_COMMAND_ADD, HIDDEN, EXTRANET_SUPPORT, LANG"),
+        Param("CLIENT_ID", "string"),
+        description="Change a slash command.",
+        session_auth=False,
+    )
+    async def imbot_command_update(call: Call) -> bool:
+        app_id = app_id_for(call)
+        store = call.services.store
+        async with store.atomic():
+            command = await store.get_command(call.int("COMMAND_ID"))
+            if command is None:
+                raise _error("COMMAND_ID_ERROR", "Command not found")
+            if command.app_id != app_id:
+                raise bot_of_other_app()
+            fields = call.get("FIELDS")
+            if not isinstance(fields, dict) or not fields:
+                raise _error("WRONG_REQUEST", "Update fields can't be empty")
+            fields = php.upper_keys(fields)
+            if "EVENT_COMMAND_ADD" in fields:
+                if not valid_url(fields["EVENT_COMMAND_ADD"]):
+                    raise _error("EVENT_COMMAND_ADD_ERROR", "Wrong handler URL")
+                command.handler = str(fields["EVENT_COMMAND_ADD"])
+            if "LANG" in fields:
+                lang = [php.upper_keys(i) for i in php.as_items(fields["LANG"]) if isinstance(i, dict)]
+                lang = [item for item in lang if php.php_truthy(item.get("LANGUAGE_ID"))]
+                if not lang:
+                    raise _error("LANG_ERROR", "Lang set can't be empty")
+                command.lang = lang
+            for key in ("COMMON", "HIDDEN", "EXTRANET_SUPPORT"):
+                if key in fields:
+                    setattr(command, key.lower(), fields[key] == "Y")
+            await store.save_command(command)
+        return True
