@@ -211,8 +211,20 @@ async def pin_all(services: Services, user_id: int, pinned: bool) -> list[int]:
     store = services.store
     changed: list[int] = []
     async with store.atomic():
-        for session in await store.open_sessions(operator_id=user_id):
-            if session.owner_type != "user" or session.pinned == pinned:
+        for listed in await store.open_sessions(operator_id=user_id):
+            if listed.owner_type != "user" or listed.pinned == pinned:
+                continue
+            try:
+                await store.lock_chat(listed.chat_id)
+            except LockConflict:
+                continue  # being changed right now; left as it is
+            session = await store.get_session(listed.id)  # re-read under the chat's lock
+            if (
+                session is None
+                or session.closed
+                or session.operator_id != user_id
+                or session.pinned == pinned
+            ):
                 continue
             session.pinned = pinned
             session.date_modify = services.clock.now()
