@@ -24,6 +24,7 @@ from openlines.protocol import php
 from openlines.protocol.envelope import JSON_HEADERS, php_json
 from openlines.protocol.errors import RestError
 from openlines.protocol.request import bearer_token
+from openlines.protocol.rest import error_for
 from openlines.services import Services
 
 CONNECTOR = "livechat"
@@ -144,7 +145,8 @@ async def post_message(request: Request) -> Response:
                 await store.save_visitor(
                     secrets.digest(services.secret, token), line_id, visitor, customer.id, chat.id, now
                 )
-    except RestError as error:
+    except Exception as exc:  # every failure answers in the envelope (a store outage as 503)
+        error = error_for(exc)
         return _json(error.status, error.body())
     body = {"chat_id": chat.id, "session_id": session.id, "message_id": message.id, "visitor_token": token}
     return _json(200, body)
@@ -179,7 +181,8 @@ async def get_messages(request: Request) -> Response:
         after = _query_int(request, "after", 0)
         limit = min(max(_query_int(request, "limit", PAGE), 1), MAX_PAGE)
         messages = await services.store.messages_of(chat_id, after_id=after, limit=limit * 2 + 10)
-    except RestError as error:
+    except Exception as exc:  # every failure answers in the envelope (a store outage as 503)
+        error = error_for(exc)
         return _json(error.status, error.body())
     clock = services.clock
     shown = [m for m in messages if visible_to_customer(m)][:limit]
