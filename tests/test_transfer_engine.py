@@ -5,6 +5,7 @@ and finishes and checks the ownership invariant after every step."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import shutil
 import tempfile
@@ -17,7 +18,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from openlines.config import from_dict
+from openlines.config import ServerConfig, from_dict
 from openlines.demo import merge_demo
 from openlines.domain import texts
 from openlines.domain import transfer_rules as rules
@@ -37,9 +38,12 @@ INACTIVE, CUSTOMER_TARGET = 6, 7  # an inactive employee and a customer, made by
 class Portal:
     """The demo portal's services on a SQLite file, a welcome bot on line 1, one loop per portal."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, routing: bool = False) -> None:
         self.loop = asyncio.new_event_loop()
-        config = from_dict(merge_demo({"server": {"db": str(folder / "transfer.db")}}))
+        server: dict[str, Any] = {"db": str(folder / "transfer.db")}
+        if routing:
+            server["routing"] = True
+        config = from_dict(merge_demo({"server": server}))
         self.services: Services = self.run(lambda: _boot(config))
         self.store = self.services.store
         self.bot = self.run(self._setup)
@@ -331,10 +335,12 @@ OPERABLE = {2, 3, 4}
 
 
 class OwnershipMachine(RuleBasedStateMachine):
+    routing = False  # True: the routing lane's distribution runs in the same transactions
+
     def __init__(self) -> None:
         super().__init__()
         self.folder = Path(tempfile.mkdtemp(prefix="openlines-transfer-"))
-        self.portal = Portal(self.folder)
+        self.portal = Portal(self.folder, routing=self.routing)
         self.chats: list[int] = []
         self.initial: dict[int, tuple[str, int]] = {}  # session id -> owner when it opened
 
@@ -344,7 +350,18 @@ class OwnershipMachine(RuleBasedStateMachine):
 
     def _seen(self, session: Session, line_id: int) -> None:
         if session.id not in self.initial:
+            # routing may have handed a queue session on (with a history row) before we see it
             self.initial[session.id] = ("bot", self.portal.bot.id) if line_id == 1 else ("queue", 0)
+
+    def _queued(self, chat_id: int, line_id: int) -> None:
+        """After a hand-over to a line: its queue owns the session, or routing gave it to one of the
+        line's operators at once."""
+        after = self.portal.session(chat_id)
+        assert after.line_id == line_id
+        if self.routing and after.owner_type == "user":
+            assert after.operator_id in {1: (2, 3), 2: (4, 3)}[line_id]
+        else:
+            assert (after.owner_type, after.operator_id, after.status) == ("queue", 0, Status.SKIP)
 
     def _open(self, chat_id: int) -> Session | None:
         found = self.portal.run(lambda: self.portal.store.open_session_of_chat(chat_id))
@@ -378,7 +395,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         if before is None:
             self._seen(self.portal.session(chat_id), line_id)
         elif text == "0" and before.owner_type == "bot":
-            assert self.portal.session(chat_id).owner_type == "queue"
+            self._queued(chat_id, before.line_id)
 
     @precondition(lambda self: bool(self.chats))
     @rule(data=st.data(), to_user=st.sampled_from(TARGET_USERS), leave=st.booleans(), human=st.booleans())
@@ -403,8 +420,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         done = self.portal.transfer(chat_id, "queue", line_id)
         assert done == (open_before and line_id in (1, 2))
         if done:
-            after = self.portal.session(chat_id)
-            assert (after.owner_type, after.line_id, after.status) == ("queue", line_id, Status.SKIP)
+            self._queued(chat_id, line_id)
 
     @precondition(lambda self: bool(self.chats))
     @rule(data=st.data(), user=st.sampled_from([2, 3, 4, 5]))
@@ -429,8 +445,7 @@ class OwnershipMachine(RuleBasedStateMachine):
         assert done == (before is not None and (before.owner_type, before.operator_id) == ("user", user))
         if done:
             assert before is not None
-            after = self.portal.session(chat_id)
-            assert (after.owner_type, after.line_id, after.status) == ("queue", before.line_id, Status.SKIP)
+            self._queued(chat_id, before.line_id)
 
     @precondition(lambda self: bool(self.chats))
     @rule(data=st.data())
@@ -439,6 +454,9 @@ class OwnershipMachine(RuleBasedStateMachine):
         before = self._open(chat_id)
         done = self.portal.run(lambda: engine.end_bot_session(self.portal.services, chat_id, 1))
         assert done == (before is not None and before.owner_type == "bot")
+        if done:
+            assert before is not None
+            self._queued(chat_id, before.line_id)
 
     @precondition(lambda self: bool(self.chats))
     @rule(data=st.data(), spam=st.booleans())
@@ -474,3 +492,14 @@ class OwnershipMachine(RuleBasedStateMachine):
 
 OwnershipMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
 test_ownership_machine = OwnershipMachine.TestCase
+
+
+class RoutedOwnershipMachine(OwnershipMachine):
+    routing = True
+
+
+ROUTING_AVAILABLE = any(f.name == "routing" for f in dataclasses.fields(ServerConfig))
+RoutedOwnershipMachine.TestCase.settings = settings(max_examples=30, stateful_step_count=30, deadline=None)
+test_routed_ownership_machine = pytest.mark.skipif(
+    not ROUTING_AVAILABLE, reason="the routing lane's [server] routing option is not there yet"
+)(RoutedOwnershipMachine.TestCase)
