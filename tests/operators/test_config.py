@@ -236,3 +236,16 @@ def test_path_and_revision(admin: Rest, op3: Rest) -> None:
         "http://127.0.0.1:"
     )
     assert admin.ok("imopenlines.revision.get") == {"rest": 2, "web": 1, "mobile": 1}
+
+
+def test_bracket_form_parameters(admin: Rest) -> None:
+    answer = admin.client.post(
+        admin.hook + "imopenlines.config.list.get",
+        content="PARAMS[select][]=ID&PARAMS[select][]=LINE_NAME&PARAMS[filter][ID]=2&PARAMS[limit]=5&OPTIONS[QUEUE]=Y",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 200, answer.text
+    row = answer.json()["result"][0]
+    assert (row["ID"], row["LINE_NAME"], row["QUEUE"]) == ("2", "Sales", ["4", "3"])
+    query = admin.client.get(admin.hook + "imopenlines.config.get?CONFIG_ID=2&WITH_QUEUE=N")
+    assert query.json()["result"]["LINE_NAME"] == "Sales" and "QUEUE" not in query.json()["result"]
