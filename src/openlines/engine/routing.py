@@ -232,9 +232,15 @@ async def on_session_opened(
 
 
 async def on_queued(services: Services, chat: Chat, session: Session) -> None:
-    line = await services.store.get_line(session.line_id)
-    if line is not None:
-        await _entered_queue(services, chat, session, line, "queued")
+    store = services.store
+    line = await store.get_line(session.line_id)
+    if line is None:
+        return
+    last = await store.last_transfer_source(session.id)
+    if last is not None and last[0] == "user" and last[2:] == ("queue", line.id):
+        # An operator rejected it within the line: count them as tried, as the real skip does.
+        session.queue_history = [last[1]]
+    await _entered_queue(services, chat, session, line, "queued")
 
 
 async def _entered_queue(services: Services, chat: Chat, session: Session, line: Line, cause: str) -> None:

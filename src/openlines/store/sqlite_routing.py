@@ -181,3 +181,11 @@ class SqliteRouting(SqliteBase):
             "SELECT sort, last_activity FROM line_queue WHERE line_id = ? AND user_id = ?", (line_id, user_id)
         ).fetchone()
         return None if row is None else (int(row[0]), float(row[1]))
+
+    async def last_transfer_source(self, session_id: int) -> tuple[str, int, str, int] | None:
+        """(from_type, from_id, to_type, to_id) of a session's latest transfer (index transfers_session)."""
+        row = self.db.execute(
+            "SELECT from_type, from_id, to_type, to_id FROM transfers WHERE session_id = ? ORDER BY id DESC LIMIT 1",
+            (session_id,),
+        ).fetchone()
+        return None if row is None else (str(row[0]), int(row[1]), str(row[2]), int(row[3]))
