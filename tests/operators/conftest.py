@@ -14,6 +14,7 @@ import pytest
 
 from openlines.cli import load_config
 from openlines.engine.dialogs import customer_message
+from openlines.methods.message_params import private_chat
 from openlines.portal import bootstrap
 from tests.conftest import DEMO_HOOK, ServerProcess
 
@@ -45,7 +46,7 @@ class Dialogue:
     line_id: int
 
 
-async def _seed(config_path: Path, db: Path) -> list[Dialogue]:
+async def _seed(config_path: Path, db: Path) -> tuple[list[Dialogue], int]:
     """Customer dialogues made by the real engine in the server's database file (no widget needed)."""
     boot = await bootstrap(load_config(config_path, demo=True, db=str(db)), fake_clock=True)
     services = boot.services
@@ -57,16 +58,18 @@ async def _seed(config_path: Path, db: Path) -> list[Dialogue]:
                     services, line_id, "livechat", f"ext-{line_id}-{i}", {"name": f"Visitor {i}"}, "Hello"
                 )
                 made.append(Dialogue(chat.id, session.id, chat.entity_id, line_id))
+        private = await private_chat(services, 2, 3, services.clock.now())  # not an Open Lines chat
     finally:
         await services.store.close()
-    return made
+    return made, private.id
 
 
 class Pool:
     """Hands each test dialogues nobody else has touched."""
 
-    def __init__(self, dialogues: list[Dialogue]) -> None:
+    def __init__(self, dialogues: list[Dialogue], private_chat_id: int) -> None:
         self.free = list(dialogues)
+        self.private_chat_id = private_chat_id  # a one-to-one chat of users 2 and 3
 
     def take(self, line_id: int = 1) -> Dialogue:
         for i, dialogue in enumerate(self.free):
@@ -81,9 +84,9 @@ def ops_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
     config = folder / "openlines.toml"
     config.write_text(portal_config())
     proc = ServerProcess(folder, ["--demo", "--fake-clock", "--config", str(config)])
-    dialogues = asyncio.run(_seed(config, proc.db))
+    dialogues, private_id = asyncio.run(_seed(config, proc.db))
     proc.start()
-    yield proc, Pool(dialogues)
+    yield proc, Pool(dialogues, private_id)
     proc.stop()
 
 

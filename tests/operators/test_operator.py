@@ -340,3 +340,27 @@ def test_simultaneous_answers_leave_exactly_one_owner(
     offered = [r["TO_ID"] for r in state["TRANSFERS"] if r["MODE"] == "routing"]
     # One recorded answer, unless routing had already offered the dialogue to the winner.
     assert answers == [owner] or (not answers and offered[-1:] == [owner])
+
+
+def test_a_chat_that_is_not_an_open_line_is_chat_type(op2: Rest, op4: Rest, pool: Pool) -> None:
+    for op in (op2, op4):  # a member of the chat, and a stranger to it
+        for method in (
+            "imopenlines.operator.answer",
+            "imopenlines.session.join",
+            "imopenlines.session.mode.pin",
+        ):
+            op.error(
+                method,
+                {"CHAT_ID": pool.private_chat_id},
+                "CHAT_TYPE",
+                "The specified chat is not an open line",
+            )
+    op2.error(
+        "imopenlines.dialog.get",
+        {"CHAT_ID": pool.private_chat_id},
+        "ACCESS_ERROR",
+        "You do not have access to the specified dialog",
+    )
+    op2.error(
+        "imopenlines.operator.transfer", {"CHAT_ID": pool.private_chat_id, "USER_ID": 4}, "OPERATOR_WRONG"
+    )
