@@ -53,7 +53,10 @@ def test_dialog_get_precedence_chat_id_then_dialog_id_then_session_then_user_cod
         {"CHAT_ID": 987654},
         {"DIALOG_ID": "123"},
         {"DIALOG_ID": "chatx"},
+        {"DIALOG_ID": "chat" + "9" * 30},
+        {"CHAT_ID": "9" * 30},
         {"SESSION_ID": 987654},
+        {"SESSION_ID": 10**30},
     ],
 )
 def test_dialog_get_access_error_for_nothing_found(admin: Rest, params: dict[str, Any]) -> None:
@@ -84,6 +87,11 @@ def test_dialog_get_a_non_scalar_chat_id_is_an_argument_error(admin: Rest) -> No
         ({"CRM_ENTITY_TYPE": "lead"}, "CRM_ENTITY", "Argument 'CRM_ENTITY' is null or empty"),
         (
             {"CRM_ENTITY_TYPE": "lead", "CRM_ENTITY": "x1"},
+            "CRM_ENTITY",
+            "The value of an argument 'CRM_ENTITY' has an invalid type",
+        ),
+        (
+            {"CRM_ENTITY_TYPE": "lead", "CRM_ENTITY": "9" * 30},
             "CRM_ENTITY",
             "The value of an argument 'CRM_ENTITY' has an invalid type",
         ),

@@ -14,7 +14,7 @@ from openlines.domain.openlines import Chat, Session
 from openlines.engine import access
 from openlines.methods.imopenlines_params import int_param, scalar, str_param
 from openlines.methods.registry import Call, Param, Registry
-from openlines.protocol import errors
+from openlines.protocol import errors, php
 from openlines.protocol.errors import RestError
 from openlines.services import Services
 
@@ -40,7 +40,7 @@ async def _chat_id_from(call: Call) -> int:
         return int_param(call, "CHAT_ID")
     if call.has("DIALOG_ID"):
         match = _DIALOG_ID.fullmatch(str_param(call, "DIALOG_ID"))
-        return int(match.group(1)) if match else 0
+        return int(match.group(1)) if match and int(match.group(1)) <= php.INT64_MAX else 0
     if call.has("SESSION_ID"):
         session = await store.get_session(int_param(call, "SESSION_ID"))
         return session.chat_id if session else 0
@@ -160,7 +160,10 @@ def _crm_params(call: Call) -> tuple[str, int]:
         (isinstance(raw, int) and raw > 0) or (isinstance(raw, str) and raw.strip().isdigit())
     ):
         raise errors.argument_error("CRM_ENTITY", "The value of an argument 'CRM_ENTITY' has an invalid type")
-    return kind, int(raw)
+    number = int(raw)
+    if number > php.INT64_MAX:
+        raise errors.argument_error("CRM_ENTITY", "The value of an argument 'CRM_ENTITY' has an invalid type")
+    return kind, number
 
 
 async def _crm_chats(services: Services, kind: str, entity_id: int, active_only: bool) -> list[Chat]:
