@@ -25,6 +25,12 @@ def test_evenly_takes_the_operator_idle_longest() -> None:
     assert verdicts(decision) == [(2, "chosen", "")]  # the others were not needed
 
 
+def test_evenly_skips_operators_already_tried_too() -> None:
+    queue = [C(1, sort=0, last_activity=5), C(2, sort=10, last_activity=5)]
+    decision = rules.decide("evenly", queue, check_available=False, limit=5, history=[1], current_operator=1)
+    assert (decision.result, decision.operator_id, decision.queue_history) == ("assigned", 2, [1, 2])
+
+
 def test_evenly_ties_fall_back_to_queue_order() -> None:
     queue = [C(3, sort=20), C(1, sort=0), C(2, sort=10)]
     assert rules.decide("evenly", queue, check_available=False, limit=5).operator_id == 1
@@ -180,10 +186,7 @@ def test_a_decision_only_ever_picks_someone_who_may_take_it(
     assert decision.queue_history[-1] == decision.operator_id
     ordered = [c.user_id for c in rules.order(kind, queue) if c.user_id in allowed]
     untried = [uid for uid in ordered if uid not in history]
-    if kind == "evenly":
-        assert decision.operator_id == ordered[0]
-    else:
-        assert decision.operator_id == (untried[0] if untried else ordered[0])
+    assert decision.operator_id == (untried[0] if untried else ordered[0])
     # every verdict before the choice says why that operator was passed over
     for verdict in decision.verdicts:
         assert verdict.verdict == "chosen" or verdict.reason

@@ -165,7 +165,7 @@ class Distribution:
             self.offered.append(uid)
             self.verdicts.append(Verdict(uid, "offered"))
             return False
-        if self.queue_type == "strictly" and uid in self.history:
+        if uid in self.history:  # evenly too: see docs/compat/routing.md
             self._first_tried = self._first_tried or uid
             self.verdicts.append(Verdict(uid, "skipped", "already_tried"))
             return False
@@ -180,7 +180,7 @@ class Distribution:
             return Decision(kind, result, 0, list(self.offered), list(self.history), list(self.verdicts))
         chosen, history = self.chosen, list(self.history)
         if not chosen and self._first_tried:
-            # everyone available was tried: start over with the first of them (real strictly queue)
+            # everyone available was tried: start over with the first of them
             chosen, history = self._first_tried, []
             self.verdicts = [
                 Verdict(v.user_id, "chosen", "history reset") if v.user_id == chosen else v
