@@ -209,7 +209,11 @@ def _banner(cfg: Config, services: Any, ca_path: Path | None, plain_socket: Any)
     console.print(f"[bold green]openlines {__version__}[/] serving [bold]{portal.public_url}[/]")
     if plain_socket is not None:
         console.print(f"  plain HTTP also on http://{server.host}:{plain_socket.getsockname()[1]}")
-    console.print(f"  database: {server.db}" + ("   clock: [yellow]fake[/]" if services.clock.fake else ""))
+    console.print(
+        f"  database: {server.db}"
+        + ("   clock: [yellow]fake[/]" if services.clock.fake else "")
+        + (f"   limits: {cfg.limits.preset.replace('off', 'custom')}" if cfg.limits.enabled else "")
+    )
     for hook in cfg.webhooks:
         console.print(f"  webhook (user {hook.user}): {portal.public_url}/rest/{hook.user}/{hook.code}/")
     for oauth_app in cfg.apps:
