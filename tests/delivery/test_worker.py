@@ -86,6 +86,7 @@ def test_500_twice_then_200_retries_in_order_with_one_key(tmp_path: Path, handle
             for tries in (2, 3):
                 await advance(services, 2.5 * (tries - 1))  # past the (jittered) backoff
                 await until(lambda n=tries: len(handler.of("first")) == n, f"try {tries}")
+                await until(lambda: worker_of(services).in_flight == 0, "the outcome")
             await until(lambda: len(handler.of("second")) == 1, "the next event")
             chat_one = [r.label for r in handler.received if r.fields["data[PARAMS][CHAT_ID]"] == "1"]
             assert chat_one == ["first", "first", "first", "second"]

@@ -169,12 +169,10 @@ class DeliveryWorker:
             # drop-in lane: an injected fault (openlines.fault.add TARGET=delivery) stands in for the POST
             error = await faults.delivery_error(services, delivery.event, delivery.target)
             if not error:
-                response = await self._client.post(delivery.target, content=payload, headers=headers)
-                if not 200 <= response.status_code < 300:
-                    error = f"HTTP {response.status_code}"
+                error = await self._post(delivery.target, payload, headers)
         except httpx.TimeoutException as exc:
             error = f"timeout ({type(exc).__name__})"
-        except (httpx.HTTPError, ValueError) as exc:
+        except Exception as exc:  # refused, reset, bad URL...: a failed attempt, never a stuck row
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         now = services.clock.now()
         async with store.atomic():
@@ -191,6 +189,14 @@ class DeliveryWorker:
                 await store.mark_failed(
                     delivery.id, attempt, now + self.policy.delay(attempt, self.rng), error
                 )
+
+    async def _post(self, url: str, payload: bytes, headers: dict[str, str]) -> str:
+        """POST one delivery; '' for a 2xx answer, else why not. The answer's body is not read."""
+        assert self._client is not None
+        async with self._client.stream("POST", url, content=payload, headers=headers) as response:
+            if 200 <= response.status_code < 300:
+                return ""
+            return f"HTTP {response.status_code}"
 
     async def _resolve_owner(self, delivery: Delivery) -> bool:
         """Fill in the application_token and event_handler_id of a bot event on its first try.
