@@ -120,8 +120,8 @@ def test_crm_chat_without_bindings(admin: Rest) -> None:
 
 def test_session_open_by_user_code(admin: Rest, op2: Rest, op4: Rest, pool: Pool) -> None:
     d = pool.take(line_id=1)
-    assert op2.ok("imopenlines.session.open", {"USER_CODE": d.user_code}) == {"chatId": d.chat_id}
-    assert admin.ok("imopenlines.session.open", {"USER_CODE": d.user_code}) == {"chatId": d.chat_id}
+    assert op2.ok("imopenlines.session.open", {"USER_CODE": d.user_code}) == {"chatId": str(d.chat_id)}
+    assert admin.ok("imopenlines.session.open", {"USER_CODE": d.user_code}) == {"chatId": str(d.chat_id)}
     op4.error("imopenlines.session.open", {"USER_CODE": d.user_code}, "ACCESS_DENIED", OPEN_DENIED)
     admin.error("imopenlines.session.open", {"USER_CODE": "livechat|1|none|0"}, "ACCESS_DENIED", OPEN_DENIED)
     admin.error("imopenlines.session.open", {"user_code": d.user_code}, "ACCESS_DENIED", OPEN_DENIED)

@@ -315,7 +315,7 @@ def register(registry: Registry) -> None:
         description='The chat id of a dialogue by its user code: {"chatId": ...}.',
         upper_keys=False,
     )
-    async def session_open(call: Call) -> dict[str, int]:
+    async def session_open(call: Call) -> dict[str, str]:
         services = call.services
         caller = call.caller
         code = str_param(call, "USER_CODE")
@@ -327,7 +327,7 @@ def register(registry: Registry) -> None:
             services, chat, caller.user_id, caller.admin
         ):
             raise access.access_error()
-        return {"chatId": chat.id}
+        return {"chatId": str(chat.id)}  # a database string, as PHP returns it
 
     @registry.method(
         "imopenlines.session.history.get",
