@@ -240,3 +240,16 @@ def test_own_certificate_with_tls_cert_and_tls_key(tls_server: TlsServer, tmp_pa
         assert f"serving https://127.0.0.1:{proc.port}" in proc.output()
     finally:
         proc.stop()
+
+
+def test_fast_bitrix24_call_batch_results_and_errors(tls_server: TlsServer) -> None:
+    from fast_bitrix24.server_response import ErrorInServerResponseException
+
+    b = fast_client(tls_server)
+    ok = b.call_batch({"halt": 0, "cmd": {"now": "server.time", "olga": "user.get?FILTER[ID]=2"}})
+    assert [u["ID"] for u in ok["olga"]] == ["2"]
+    with pytest.raises(ErrorInServerResponseException) as caught:
+        b.call_batch({"halt": 0, "cmd": {"now": "server.time", "bad": "no.such.method"}})
+    assert caught.value.args[0] == {
+        "bad": {"error": "ERROR_METHOD_NOT_FOUND", "error_description": "Method not found!"}
+    }
