@@ -294,3 +294,24 @@ def test_app_token_refuses_unknown_apps_and_users(server: ServerProcess) -> None
     assert_one_clear_line(unknown_app, "no app with client_id 'no.such.app'")
     unknown_user = run_cli("app", "token", "local.demo.app", "--user", "999", "--db", str(server.db))
     assert_one_clear_line(unknown_user, "user 999 does not exist")
+
+
+def test_restart_keeps_credentials_and_applies_the_config_idempotently(tmp_path: Path) -> None:
+    from tests.conftest import oauth_tokens
+
+    first = ServerProcess(tmp_path, ["--demo"]).start()
+    try:
+        with first.client() as client:
+            tokens = oauth_tokens(client)
+            total = client.get("/rest/1/demo_webhook_code/user.get").json()["total"]
+    finally:
+        first.stop()
+    second = ServerProcess(tmp_path, ["--demo"]).start()
+    try:
+        with second.client() as client:
+            assert client.get("/rest/1/demo_webhook_code/user.get").json()["total"] == total
+            # the server secret survived, so the stored token digests still match
+            me = client.get("/rest/user.current", params={"auth": tokens["access_token"]})
+            assert me.json()["result"]["ID"] == "1"
+    finally:
+        second.stop()
