@@ -171,15 +171,17 @@ async def _write_change(
     return int(change.history.id) if change.history is not None else 0
 
 
-async def operator_freed(services: Services, user_id: int, cause: str = "operator_free") -> int:
+async def operator_freed(
+    services: Services, user_id: int, cause: str = "operator_free", exclude: int = 0
+) -> int:
     """Someone may take waiting sessions now (came online, ended a pause, freed a slot): run the
     distribution of the oldest waiting sessions of each line of theirs. Answers how many moved."""
     store = services.store
     moved = 0
     async with store.atomic():
         for line_id in await store.lines_of_operator(user_id):
-            for session_id in await store.waiting_session_ids(line_id, BATCH):
-                session = await store.get_session(session_id)
+            for session_id in await store.waiting_session_ids(line_id, BATCH + 1):
+                session = await store.get_session(session_id) if session_id != exclude else None
                 if session is None:
                     continue
                 chat = await store.lock_chat(session.chat_id)
@@ -241,6 +243,8 @@ async def on_queued(services: Services, chat: Chat, session: Session) -> None:
         # An operator rejected it within the line: count them as tried, as the real skip does.
         session.queue_history = [last[1]]
     await _entered_queue(services, chat, session, line, "queued")
+    if last is not None and last[0] == "user":
+        await operator_freed(services, last[1], exclude=session.id)  # their slot is free now
 
 
 async def _entered_queue(services: Services, chat: Chat, session: Session, line: Line, cause: str) -> None:
