@@ -22,6 +22,7 @@ from openlines.config import ServerConfig, from_dict
 from openlines.demo import merge_demo
 from openlines.domain import texts
 from openlines.domain import transfer_rules as rules
+from openlines.domain.delivery import Binding
 from openlines.domain.openlines import Bot, Chat, Session, Status, Transfer, user_code
 from openlines.domain.users import User
 from openlines.engine import sessions
@@ -125,6 +126,15 @@ class Portal:
         rows = self.run(lambda: self.store.pending_events(10_000))
         return [payload for _, event, _, _, payload in rows if event == name]
 
+    def bind(self, event: str) -> None:
+        """An app listens to ``event`` (as event.bind would record it)."""
+
+        async def work() -> None:
+            async with self.store.atomic():
+                await self.store.bind_event(Binding(0, "local.demo.app", event, "http://127.0.0.1:9/app"))
+
+        self.run(work)
+
     def transfer(self, chat_id: int, to_type: str, to_id: int, **options: Any) -> bool:
         options = {
             "mode": "bot",
@@ -160,6 +170,7 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
 
 
 def test_transfer_to_a_user_makes_them_the_operator(portal: Portal) -> None:
+    portal.bind(engine.TRANSFER_EVENT)
     chat, session = portal.dialog()
     assert (session.owner_type, session.operator_id, session.status) == ("bot", portal.bot.id, Status.NEW)
     assert portal.transfer(chat.id, "user", 2, leave=False)
@@ -184,12 +195,23 @@ def test_transfer_to_a_user_makes_them_the_operator(portal: Portal) -> None:
     )
     (event,) = portal.events(engine.TRANSFER_EVENT)
     assert event["data"]["TO"] == {"TYPE": "user", "ID": 2} and event["data"]["TRANSFER_ID"] == row.id
+    assert event["data"]["FROM"] == {"TYPE": "bot", "ID": portal.bot.id} and event["data"]["MODE"] == "bot"
 
     # to another user with LEAVE=Y: the first operator and the bot leave, status stays >= 10
     assert portal.transfer(chat.id, "user", 3, leave=True)
     members = portal.members(chat.id)
     assert 2 not in members and portal.bot.id not in members and members[3] == "employee"
     assert portal.session(chat.id).status == Status.ANSWER
+
+
+def test_no_transfer_event_is_written_when_no_app_listens(portal: Portal) -> None:
+    chat, _ = portal.dialog()
+    assert portal.transfer(chat.id, "user", 2)
+    assert portal.events(engine.TRANSFER_EVENT) == []
+    portal.bind(engine.TRANSFER_EVENT)
+    assert portal.transfer(chat.id, "queue", 2)
+    (event,) = portal.events(engine.TRANSFER_EVENT)
+    assert event["data"]["TO"] == {"TYPE": "queue", "ID": 2}
 
 
 def test_an_answered_status_is_kept(portal: Portal) -> None:
@@ -238,6 +260,7 @@ def test_a_bot_source_stays_in_the_chat_whatever_leave_says(portal: Portal) -> N
     [("user", 5), ("user", INACTIVE), ("user", CUSTOMER_TARGET), ("user", 999), ("user", -1), ("queue", 77)],
 )
 def test_refusals_change_nothing(portal: Portal, to_type: str, to_id: int) -> None:
+    portal.bind(engine.TRANSFER_EVENT)
     chat, session = portal.dialog()
     assert not portal.transfer(chat.id, to_type, to_id)
     assert portal.session(chat.id) == session

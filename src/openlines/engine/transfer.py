@@ -115,8 +115,11 @@ def _portal_auth(services: Services) -> dict[str, str]:
 
 
 async def _record(services: Services, chat: Chat, change: rules.Change, now: float) -> None:
-    if change.history is not None:
-        await services.store.add_event(_transfer_event(services, chat, change), now)
+    """The transfer event, when some app listens (an unbound broadcast would be expanded to nothing:
+    skipping it saves a write on the hot path)."""
+    store = services.store
+    if change.history is not None and await store.event_is_bound(TRANSFER_EVENT):
+        await store.add_event(_transfer_event(services, chat, change), now)
 
 
 async def _run_queued_hooks(services: Services, chat: Chat, session: Session, name: str = ON_QUEUED) -> None:

@@ -188,6 +188,7 @@ class TransferStore(Protocol):
     """Transfer lane (C): what ownership changes read in one query."""
 
     async def member_kinds(self, chat_id: int) -> dict[int, str]: ...
+    async def event_is_bound(self, event: str) -> bool: ...
 
 
 class RoutingStore(Protocol):

@@ -14,3 +14,10 @@ class SqliteTransfers(SqliteBase):
             (chat_id,),
         )
         return {int(r[0]): str(r[1]) for r in rows}
+
+    async def event_is_bound(self, event: str) -> bool:
+        """Whether any app has bound ``event`` (event.bind): a broadcast nobody receives is not written."""
+        row = self.db.execute(
+            "SELECT 1 FROM event_bindings WHERE event = ? AND kind = 'app' LIMIT 1", (event.upper(),)
+        ).fetchone()
+        return row is not None
