@@ -364,3 +364,21 @@ def test_a_chat_that_is_not_an_open_line_is_chat_type(op2: Rest, op4: Rest, pool
     op2.error(
         "imopenlines.operator.transfer", {"CHAT_ID": pool.private_chat_id, "USER_ID": 4}, "OPERATOR_WRONG"
     )
+
+
+def test_the_only_operator_of_a_queue_cannot_reject(admin: Rest, op2: Rest) -> None:
+    line_id = admin.ok("imopenlines.config.add", {"PARAMS": {"LINE_NAME": "Solo", "QUEUE": [2]}})
+    posted = admin.client.post(f"/widget/{line_id}/messages", json={"visitor": "v-solo", "text": "Hi"})
+    assert posted.status_code == 200, posted.text
+    d = Dialogue(posted.json()["chat_id"], posted.json()["session_id"], "", line_id)
+    assert op2.ok("imopenlines.operator.answer", {"CHAT_ID": d.chat_id}) is True
+    rows = len(session_of(admin, d)["TRANSFERS"])
+    assert op2.ok("imopenlines.operator.skip", {"CHAT_ID": d.chat_id}) is True
+    state = session_of(admin, d)
+    assert state["OWNER"] == {"TYPE": "user", "ID": 2} and len(state["TRANSFERS"]) == rows
+    alone = "You cannot reject the conversation because you are the only person available in the queue."
+    assert alone in notices(admin, d)
+    # With a second (employee) operator in the queue the rejection goes through.
+    assert admin.ok("imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": {"QUEUE": [2, 3]}}) is True
+    assert op2.ok("imopenlines.operator.skip", {"CHAT_ID": d.chat_id}) is True
+    assert session_of(admin, d)["TRANSFERS"][rows]["TO_TYPE"] == "queue"

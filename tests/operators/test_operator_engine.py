@@ -108,8 +108,11 @@ async def _step(services: Services, chat_ids: list[int], step: tuple[str, int, i
         assert (before and (before.id, before.owner_type, before.operator_id)) == (
             after and (after.id, after.owner_type, after.operator_id)
         )
-    elif action in ("transfer_user", "transfer_queue", "intercept", "skip"):
+    elif action in ("transfer_user", "transfer_queue", "intercept"):
         assert rows_after == rows_before + 1
+    elif action == "skip":
+        # Rejected to the queue (one row), or kept because nobody else is in the queue (no row).
+        assert rows_after == rows_before + 1 or (after is not None and after.operator_id == user)
     await _invariant(services, chat_ids)
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from openlines.domain import texts
 from openlines.domain.openlines import Chat, Session, Status
-from openlines.engine import sessions
+from openlines.engine import messages, sessions
 from openlines.engine import transfer as ownership
 from openlines.engine.access import (
     access_error,
@@ -83,6 +84,11 @@ async def skip(services: Services, chat_id: int, user_id: int, admin: bool) -> N
         session = await _open_session(services, chat)
         if session.owner_type != "user" or session.operator_id != user_id:
             raise kick_denied()
+        if not await _someone_else_in_queue(services, session.line_id, user_id):
+            # The real server keeps the dialogue with its operator and tells them why.
+            await messages.post_system(services, chat, texts.skip_alone())
+            await services.store.save_chat(chat)
+            return
         done = await ownership.transfer(
             services,
             chat.id,
@@ -97,6 +103,17 @@ async def skip(services: Services, chat_id: int, user_id: int, admin: bool) -> N
         )
         if not done:
             raise no_open_session()
+
+
+async def _someone_else_in_queue(services: Services, line_id: int, user_id: int) -> bool:
+    """Whether the line's queue has another operator who could take a rejected dialogue."""
+    store = services.store
+    for other_id in await store.queue_of(line_id):
+        if other_id != user_id:
+            other = await store.get_user(other_id)
+            if other is not None and other.can_operate:
+                return True
+    return False
 
 
 async def finish(
