@@ -297,3 +297,28 @@ def test_other_bots_hear_edits_and_deletions(portal: Portal) -> None:
     with pytest.raises(RestError) as refused:
         rest("imbot.message.update", {"MESSAGE_ID": message_id, "MESSAGE": "v3", "CLIENT_ID": "hw"})
     assert (refused.value.code, refused.value.status) == ("CANT_EDIT_MESSAGE", 403)
+
+
+def test_line_welcome_text_greets_each_new_dialogue_without_a_bot(portal: Portal) -> None:
+    async def set_text(line_id: int, text: str) -> None:
+        store = portal.services.store
+        line = await store.get_line(line_id)
+        assert line is not None
+        line.settings["WELCOME_MESSAGE_TEXT"] = text
+        await store.save_line(line)
+
+    portal.run(lambda: set_text(1, "Hello! An agent will be with you shortly."))
+    chat, _, _ = portal.say("ivan", "hi")
+    customer = portal.run(lambda: portal.services.store.get_user(chat.customer_id))
+    portal.say("ivan", "still there?", customer=customer)
+    stored = portal.run(lambda: portal.services.store.messages_of(chat.id))
+    assert [(m.text, m.system) for m in stored] == [
+        ("hi", False),
+        ("Hello! An agent will be with you shortly.", True),
+        ("still there?", False),
+    ]
+    assert stored[1].params.get("IMPORTANT_CONNECTOR") == "Y"  # the customer sees it
+
+    portal.add_bot("greeter", welcome_line=1)  # a welcome bot greets on its own
+    chat2, _, _ = portal.say("judy", "hi")
+    assert [m.text for m in portal.run(lambda: portal.services.store.messages_of(chat2.id))] == ["hi"]

@@ -10,6 +10,7 @@ from typing import Any
 from openlines.domain.openlines import Bot, Chat, Line, Message, Session, user_code
 from openlines.domain.users import User
 from openlines.engine import events
+from openlines.engine.auto_messages import send_auto_message
 from openlines.engine.messages import post
 from openlines.engine.sessions import open_session
 from openlines.protocol.errors import RestError
@@ -91,9 +92,13 @@ async def customer_message(
             await store.create_chat(chat)
             await store.add_member(chat.id, user.id, now)
         session = await store.open_session_of_chat(chat.id)
+        opened = session is None
         if session is None:
             session = await open_session(services, chat, line, chat_is_new)
         message = await post(services, chat, user.id, text, params=params, author=user, session=session)
+        if opened and session.owner_type != "bot":
+            # the line's welcome text greets a new dialogue (a welcome bot greets on its own)
+            await send_auto_message(services, chat.id, "WELCOME", "")
         if session.owner_type == "bot" and message.text == "0":
             # the customer's "0" handed the session over: answer with its state after that
             session = await store.get_session(session.id) or session
