@@ -83,6 +83,14 @@ def user_block(user: User | None, flags: bool = True) -> dict[str, str] | list[A
     return block
 
 
+def entity_data_1(chat: Chat, session: Session | None) -> str:
+    """The chat's session string (field 6 = session id), with the chat's CRM binding."""
+    if session is None:
+        return ""
+    crm = bool(chat.crm_entity_type)
+    return session.entity_data_1(crm, chat.crm_entity_type.upper(), chat.crm_entity_id)
+
+
 def chat_params(chat: Chat, session: Session | None) -> dict[str, str]:
     """The ``CHAT_*`` fields of a group or Open Lines chat."""
     return {
@@ -94,7 +102,7 @@ def chat_params(chat: Chat, session: Session | None) -> dict[str, str]:
         "CHAT_COLOR": "",
         "CHAT_ENTITY_TYPE": chat.entity_type,
         "CHAT_ENTITY_ID": chat.entity_id,
-        "CHAT_ENTITY_DATA_1": session.entity_data_1() if session is not None else "",
+        "CHAT_ENTITY_DATA_1": entity_data_1(chat, session),
         "CHAT_ENTITY_DATA_2": "",
         "CHAT_ENTITY_DATA_3": "",
         "CHAT_EXTRANET": "N",
@@ -205,7 +213,7 @@ def join_chat(
         "CHAT_AUTHOR_ID": str(chat.author_id),
         "CHAT_ENTITY_TYPE": chat.entity_type,
         "CHAT_ENTITY_ID": chat.entity_id,
-        "CHAT_ENTITY_DATA_1": session.entity_data_1() if session is not None else "",
+        "CHAT_ENTITY_DATA_1": entity_data_1(chat, session),
         "ACCESS_HISTORY": "1",
     }
     data = {
