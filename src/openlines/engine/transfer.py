@@ -55,7 +55,7 @@ async def _open_dialog(services: Services, chat_id: int) -> tuple[Chat, Session]
 
 async def _write(services: Services, chat: Chat, change: rules.Change, now: float) -> None:
     """Members, session and history row of a change; the chat record is updated in memory only
-    (saved once by :func:`_notify`, after the messages moved its last message id)."""
+    (saved once, before or by :func:`_notify`)."""
     store = services.store
     for user_id in change.remove:
         await store.remove_member(chat.id, user_id)
@@ -72,12 +72,17 @@ async def _write(services: Services, chat: Chat, change: rules.Change, now: floa
     chat.session_id = change.session.id
 
 
-async def _notify(services: Services, chat: Chat, notices: list[str], **params: Any) -> None:
+async def _notify(
+    services: Services, chat: Chat, notices: list[str], saved: bool = False, **params: Any
+) -> None:
+    """Post the notices, then save the chat record unless the caller already did (``saved``: the
+    store keeps the chat's last message id itself)."""
     from openlines.engine import messages  # late: messages calls back into this module
 
     for text in notices:
         await messages.post_system(services, chat, text, **params)
-    await services.store.save_chat(chat)
+    if not saved:
+        await services.store.save_chat(chat)
 
 
 def _transfer_event(services: Services, chat: Chat, change: rules.Change) -> OutboxEvent:
@@ -175,7 +180,8 @@ async def transfer(
             )
             await _write(services, chat, change, now)
             await _record(services, chat, change, now)
-            await _notify(services, chat, change.notices)
+            await store.save_chat(chat)
+            await _notify(services, chat, change.notices, saved=True)  # the hot path: one chat write
             return True
         to_line = await store.get_line(to_id)
         if to_line is None:
