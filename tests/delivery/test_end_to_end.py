@@ -63,8 +63,10 @@ def webhook_caller(portal: ServerProcess, client_id: str) -> Caller:
 
 def app_caller(portal: ServerProcess) -> Caller:
     with portal.client() as client:
-        token = oauth_tokens(client, APP_ID, APP_SECRET)["access_token"]
+        return token_caller(portal, oauth_tokens(client, APP_ID, APP_SECRET)["access_token"])
 
+
+def token_caller(portal: ServerProcess, token: str) -> Caller:
     def call(method: str, params: dict[str, Any]) -> Any:
         with portal.client() as client:
             answer = client.post(f"/rest/{method}.json", json={**params, "auth": token})
@@ -109,11 +111,17 @@ def test_bot_hears_the_customer_replies_and_transfers(
         if got.event != "ONIMBOTMESSAGEADD":
             return
         event = OAuthEventData.from_dict(got.fields)
-        params = (event.data or {})["PARAMS"]
-        did["reply"] = call(
+        data = event.data or {}
+        params = data["PARAMS"]
+        act = call
+        bundle = data["BOT"][str(bot_id)]
+        did["bot_token"] = bundle.get("access_token")
+        if kind == "oauth":  # an app's bot acts with the token bundle the event brought (data[BOT][id])
+            act = token_caller(portal, bundle["access_token"])
+        did["reply"] = act(
             "imbot.message.add", {"DIALOG_ID": params["DIALOG_ID"], "MESSAGE": "Hello, I am a bot"}
         )
-        did["transfer"] = call(
+        did["transfer"] = act(
             "imopenlines.bot.session.transfer", {"CHAT_ID": params["CHAT_ID"], "USER_ID": 2, "LEAVE": "N"}
         )
 
@@ -141,6 +149,11 @@ def test_bot_hears_the_customer_replies_and_transfers(
         assert added.fields["data[USER][ID]"].isdigit()
         assert join.fields["data[PARAMS][CHAT_ENTITY_TYPE]"] == "LINES"
 
+        # Tokens in data[BOT][id] for an app's bot only (a webhook bot has no app to mint them for).
+        assert bool(did["bot_token"]) == (kind == "oauth")
+        if kind == "oauth":
+            assert added.fields[f"data[BOT][{bot_id}][user_id]"] == str(bot_id)
+            assert added.fields[f"data[BOT][{bot_id}][AUTH][access_token]"] == did["bot_token"]
         # The handler's own REST calls went through while its delivery waited for its answer.
         assert did["transfer"] is True and int(did["reply"]) > visitor["message_id"]
         seen = client.get(

@@ -9,9 +9,8 @@ Body (form-encoded, see :mod:`openlines.delivery.encoding`)::
     auth[domain], auth[client_endpoint], auth[server_endpoint], auth[member_id],
     auth[application_token]
 
-``auth`` carries what the real server sends to an outgoing webhook. Access and refresh tokens are
-not minted for events: a bot or app that needs to call back uses its own credentials (webhook URL
-or OAuth tokens). This is a documented difference (docs/events.md).
+``auth`` carries what the real server sends to every handler; tokens for an OAuth app's bots are
+added to the delivery before it is encoded (:mod:`openlines.delivery.tokens`).
 
 Headers beside Bitrix24's:
 

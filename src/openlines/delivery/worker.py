@@ -25,6 +25,7 @@ from openlines import faults
 from openlines.config import DeliveryConfig
 from openlines.delivery import envelope
 from openlines.delivery.backoff import RetryPolicy
+from openlines.delivery.tokens import TokenMinter
 from openlines.domain.delivery import Delivery
 from openlines.services import Services
 
@@ -52,6 +53,7 @@ class DeliveryWorker:
         self._per_target: Counter[str] = Counter()
         self._client: httpx.AsyncClient | None = None
         self.sent = 0  # attempts made by this worker (for logs and tests)
+        self.tokens = TokenMinter(services)
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -159,8 +161,13 @@ class DeliveryWorker:
         services = self.services
         store = services.store
         owner_changed = await self._resolve_owner(delivery)
-        payload = envelope.body(delivery, services.portal, services.clock.now())
-        headers = envelope.headers(delivery, services.portal, payload)
+        sending = delivery
+        try:
+            sending = await self.tokens.with_tokens(delivery)
+        except Exception:  # tokens are a courtesy: the event goes without them
+            log.exception("could not mint tokens for delivery %s", delivery.id)
+        payload = envelope.body(sending, services.portal, services.clock.now())
+        headers = envelope.headers(sending, services.portal, payload)
         attempt = delivery.attempts + 1
         error = ""
         assert self._client is not None
