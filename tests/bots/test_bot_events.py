@@ -119,6 +119,9 @@ def test_a_documented_bot_meets_a_customer(api: httpx.Client, receiver: Receiver
 
     # a one-to-one dialogue: an employee writes to the bot directly
     direct = ok(api, "im.message.add", {"DIALOG_ID": str(bot_id), "MESSAGE": "ping"})
+    opened = receiver.next("ONIMBOTJOINCHAT")["data"]["PARAMS"]
+    assert opened["MESSAGE_TYPE"] == "P" and opened["DIALOG_ID"] == "1" and opened["USER_ID"] == "1"
+    assert opened["TO_USER_ID"] == str(bot_id) and "CHAT_ENTITY_TYPE" not in opened
     private = receiver.next("ONIMBOTMESSAGEADD")["data"]["PARAMS"]
     assert private["MESSAGE"] == "ping" and private["MESSAGE_ID"] == str(direct)
     assert (

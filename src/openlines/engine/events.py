@@ -202,20 +202,26 @@ def join_chat(
     target = handler_url(bot, "WELCOME_MESSAGE")
     if not target:
         return None
+    inviter_id = str(inviter.id if inviter else 0)
     params = {
         "CHAT_TYPE": chat.type,
         "MESSAGE_TYPE": chat.type,
         "BOT_ID": str(bot.id),
-        "USER_ID": str(inviter.id if inviter else 0),
-        "DIALOG_ID": chat.dialog_id,
+        "USER_ID": inviter_id,
+        "DIALOG_ID": inviter_id if chat.type == "P" else chat.dialog_id,
         "LANGUAGE": LANGUAGE,
-        "CHAT_ID": str(chat.id),
-        "CHAT_AUTHOR_ID": str(chat.author_id),
-        "CHAT_ENTITY_TYPE": chat.entity_type,
-        "CHAT_ENTITY_ID": chat.entity_id,
-        "CHAT_ENTITY_DATA_1": entity_data_1(chat, session),
-        "ACCESS_HISTORY": "1",
     }
+    if chat.type == "P":  # a user opened a one-to-one dialogue with the bot
+        params.update(TO_USER_ID=str(bot.id), FROM_USER_ID=inviter_id)
+    else:
+        params.update(
+            CHAT_ID=str(chat.id),
+            CHAT_AUTHOR_ID=str(chat.author_id),
+            CHAT_ENTITY_TYPE=chat.entity_type,
+            CHAT_ENTITY_ID=chat.entity_id,
+            CHAT_ENTITY_DATA_1=entity_data_1(chat, session),
+            ACCESS_HISTORY="1",
+        )
     data = {
         "BOT": {str(bot.id): bot_block(services, bot)},
         "PARAMS": params,

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from openlines.domain.openlines import Chat
+from openlines.engine import events
 from openlines.protocol import php
 from openlines.protocol.errors import RestError
 from openlines.services import Services
@@ -183,6 +184,12 @@ async def private_chat(services: Services, a: int, b: int, now: float) -> Chat:
         await store.create_chat(chat)
         await store.add_member(chat.id, low, now)
         await store.add_member(chat.id, high, now)
+        for bot_id, other_id in ((low, high), (high, low)):
+            bot = await store.get_bot(bot_id)
+            if bot is not None:  # the bot meets the user: ONIMBOTJOINCHAT, before the first message
+                event = events.join_chat(services, bot, chat, None, await store.get_user(other_id))
+                if event is not None:
+                    await store.add_event(event, now)
     return chat
 
 
