@@ -21,6 +21,7 @@ from openlines.engine import transfer as ownership
 from openlines.services import Services
 
 BATCH = 20  # waiting sessions re-tried per line when an operator becomes free
+PAGE = 8  # queue operators read per query
 CAUSES = ("opened", "queued", "queue_timer", "operator_free", "operator_unavailable", "welcome_bot_timeout")
 
 
@@ -79,7 +80,7 @@ async def distribute(services: Services, chat: Chat, session: Session, cause: st
     store = services.store
     if not rules.is_waiting_for_answer(session):
         return None
-    line = await store.get_line(session.line_id)
+    line = await store.line_settings(session.line_id)
     if line is None:
         return None
     now = services.clock.now()
@@ -93,11 +94,18 @@ async def distribute(services: Services, chat: Chat, session: Session, cause: st
         history=session.queue_history,
         current_operator=current,
     )
-    queue = [rules.Candidate(uid, sort, seen) for uid, sort, seen in await store.queue_activity(line.id)]
-    for brief in rules.order(kind, queue):
-        facts = await candidate(services, line, brief.user_id, brief.sort, brief.last_activity, stop, current)
-        if pass_.consider(facts):
+    after: tuple[float, int, int] | None = None
+    done = False
+    while not done:  # the queue in distribution order, a page at a time: usually one page is enough
+        page = await store.queue_page(line.id, kind == "evenly", after, PAGE)
+        for uid, sort, seen in page:
+            if pass_.consider(await candidate(services, line, uid, sort, seen, stop, current)):
+                done = True
+                break
+        if len(page) < PAGE:
             break
+        uid, sort, seen = page[-1]
+        after = (seen, sort, uid)
     decision = pass_.result()
     transfer_id = await _apply(services, chat, session, line, decision, now)
     await store.add_decision(
@@ -205,7 +213,7 @@ async def operator_unavailable(services: Services, user_id: int) -> int:
         for session in await store.open_sessions(operator_id=user_id):
             if session.owner_type != "user" or not rules.is_waiting_for_answer(session):
                 continue
-            line = await store.get_line(session.line_id)
+            line = await store.line_settings(session.line_id)
             chat = await store.lock_chat(session.chat_id)
             if line is None or chat is None or not rules.checks_availability(line):
                 continue
@@ -235,7 +243,7 @@ async def on_session_opened(
 
 async def on_queued(services: Services, chat: Chat, session: Session) -> None:
     store = services.store
-    line = await store.get_line(session.line_id)
+    line = await store.line_settings(session.line_id)
     if line is None:
         return
     last = await store.last_transfer_source(session.id)
@@ -286,7 +294,7 @@ async def on_message_posted(services: Services, chat: Chat, session: Session, ro
         return
     if role != "operator" or session.status != Status.OPERATOR:
         return
-    line = await services.store.get_line(session.line_id)
+    line = await services.store.line_settings(session.line_id)
     if line is None:
         return
     delay = rules.seconds_setting(line, "AUTO_CLOSE_TIME")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from openlines.domain.openlines import Line
 from openlines.domain.routing import PresenceState, Timer
 from openlines.store.sqlite_base import SqliteBase
 
@@ -189,3 +190,41 @@ class SqliteRouting(SqliteBase):
             (session_id,),
         ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]), str(row[2]), int(row[3]))
+
+    async def line_settings(self, line_id: int) -> Line | None:
+        """A line without its queue (the queue is read page by page with :meth:`queue_page`)."""
+        row = self.db.execute(
+            "SELECT id, name, active, queue_type, settings, date_create, date_modify, modify_user_id "
+            "FROM lines WHERE id = ?",
+            (line_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        return Line(
+            id=int(row[0]),
+            name=str(row[1]),
+            active=bool(row[2]),
+            queue_type=str(row[3]),
+            settings=json.loads(row[4] or "{}"),
+            date_create=float(row[5]),
+            date_modify=float(row[6]),
+            modify_user_id=int(row[7]),
+        )
+
+    async def queue_page(
+        self, line_id: int, idle_first: bool, after: tuple[float, int, int] | None, limit: int
+    ) -> list[tuple[int, int, float]]:
+        """(user_id, sort, last_activity) of a line's queue in distribution order, ``limit`` at a time
+        after the key ``after`` (last_activity, sort, user_id): idle longest first, or queue order."""
+        if idle_first:
+            order, key = "last_activity, sort, user_id", "(last_activity, sort, user_id) > (?, ?, ?)"
+            args: tuple[object, ...] = after or ()
+        else:
+            order, key = "sort, user_id", "(sort, user_id) > (?, ?)"
+            args = after[1:] if after else ()
+        where = f"line_id = ? AND {key}" if after else "line_id = ?"
+        rows = self.db.execute(
+            f"SELECT user_id, sort, last_activity FROM line_queue WHERE {where} ORDER BY {order} LIMIT ?",
+            (line_id, *args, limit),
+        )
+        return [(int(r[0]), int(r[1]), float(r[2])) for r in rows]

@@ -49,4 +49,5 @@ CREATE TABLE routing_offers (
 CREATE INDEX routing_offers_user ON routing_offers(user_id);
 
 CREATE INDEX sessions_waiting ON sessions(line_id, id) WHERE closed = 0 AND owner_type = 'queue';
-CREATE INDEX line_queue_activity ON line_queue(line_id, last_activity, sort);
+CREATE INDEX line_queue_activity ON line_queue(line_id, last_activity, sort, user_id);  -- evenly
+CREATE INDEX line_queue_order ON line_queue(line_id, sort, user_id);  -- strictly, all
