@@ -193,6 +193,20 @@ def test_app_binds_events_and_receives_broadcasts_signed(live: ServerProcess, ha
         assert polled["events"][0]["EVENT_DATA"]["PARAMS"]["CHAT_ID"] == "7"
         assert client.post("/rest/event.offline.get.json", data=auth).json()["result"]["events"] == []
 
+        # clear=0 reserves under a process_id; others do not see reserved events; clear removes them.
+        commit_event(live.db, "transfer 2", "", chat_id=8, event="ONOPENLINESSESSIONTRANSFER")
+        handler.wait_for(1, "transfer 2")
+        reserved = client.post("/rest/event.offline.get.json", data={**auth, "clear": "0"}).json()["result"]
+        assert reserved["process_id"] and len(reserved["events"]) == 1
+        assert client.post("/rest/event.offline.get.json", data=auth).json()["result"]["events"] == []
+        queue = client.post("/rest/event.offline.list.json", data=auth).json()["result"]
+        assert [e["PROCESS_ID"] for e in queue] == [reserved["process_id"]]
+        cleared = client.post(
+            "/rest/event.offline.clear.json", data={**auth, "process_id": reserved["process_id"]}
+        )
+        assert cleared.json()["result"] is True
+        assert client.post("/rest/event.offline.list.json", data=auth).json()["result"] == []
+
         gone = client.post(
             "/rest/event.unbind.json", data={**auth, "event": "OnOpenLinesSessionTransfer", "handler": url}
         )

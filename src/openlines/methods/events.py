@@ -213,7 +213,9 @@ def register(registry: Registry) -> None:
         **app_only,
     )
     async def offline_list(call: Call) -> list[dict[str, Any]]:
-        events = await call.services.store.offline_events(_app_id(call), OFFLINE_MAX, with_errors=True)
+        events = await call.services.store.offline_events(
+            _app_id(call), OFFLINE_MAX, with_errors=True, everything=True
+        )
         clock = call.services.clock
         return [_offline_row(e, clock.iso(e["CREATED"]), e["PROCESS_ID"] or None) for e in events]
 

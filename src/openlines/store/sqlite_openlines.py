@@ -654,14 +654,22 @@ class SqliteOpenLines(SqliteBase):
         return [Binding(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7]) for r in rows]
 
     async def offline_events(
-        self, app_id: str, limit: int, with_errors: bool = False, process_id: str | None = None
+        self,
+        app_id: str,
+        limit: int,
+        with_errors: bool = False,
+        process_id: str | None = None,
+        everything: bool = False,
     ) -> list[dict[str, Any]]:
-        """Queued offline events of an app, oldest first (not reserved by another process)."""
+        """Queued offline events of an app, oldest first: those reserved under ``process_id``, else
+        those no process has reserved (``everything``: all of them, for event.offline.list)."""
         where = "app_id = ?"
         args: list[Any] = [app_id]
         if process_id is not None:
             where += " AND process_id = ?"
             args.append(process_id)
+        elif not everything:
+            where += " AND process_id = ''"
         if not with_errors:
             where += " AND error = 0"
         rows = self.db.execute(
