@@ -60,16 +60,20 @@ async def customer_message(
     customer: User | dict[str, Any],
     text: str,
     params: dict[str, Any] | None = None,
+    *,
+    line: Line | None = None,
 ) -> tuple[Chat, Session, Message]:
     """A customer's message into a line, in one transaction.
 
     ``customer`` is an existing customer user, or a dict: ``{"id": <existing id>}`` or the fields of
-    a new customer. Raises :class:`LineUnavailable` for an unknown or inactive line.
+    a new customer. Raises :class:`LineUnavailable` for an unknown or inactive line. ``line`` may
+    be passed when the caller has just loaded it (saves a query on the hot path).
     """
     store = services.store
     now = services.clock.now()
     async with store.atomic():
-        line = await store.get_line(line_id)
+        if line is None or line.id != line_id:
+            line = await store.get_line(line_id)
         if line is None or not line.active:
             raise LineUnavailable()
         user = await _customer(services, customer, now)

@@ -122,7 +122,8 @@ async def post_message(request: Request) -> Response:
         token = bearer_token(cast(dict[str, Any], request.scope))
         store = services.store
         async with store.atomic():
-            if line_id <= 0 or await _active_line(services, line_id) is False:
+            line = await services.store.get_line(line_id) if line_id > 0 else None
+            if line is None or not line.active:
                 raise line_unavailable()
             if token:
                 visitor, customer_id, _ = await _token_visitor(services, token, line_id)
@@ -138,7 +139,7 @@ async def post_message(request: Request) -> Response:
                 customer.id = await store.create_user(customer)
                 token = secrets.new_token(40)
             chat, session, message = await customer_message(
-                services, line_id, CONNECTOR, visitor, customer, text
+                services, line_id, CONNECTOR, visitor, customer, text, line=line
             )
             if isinstance(customer, User):
                 now = services.clock.now()
