@@ -285,6 +285,13 @@ client_secret = "change_me"
 scopes = ["imbot", "imopenlines", "imconnector", "user"]
 install_user = 1
 # redirect_uri = "http://127.0.0.1:9000/oauth/callback"
+
+# Event delivery to bot and app handlers (docs/events.md). Bitrix24 never retries; openlines does.
+# [delivery]
+# retries = 7               # tries after the first (8 in all); 0 = one attempt, as Bitrix24
+# first_retry = 1.0         # seconds; doubles on every retry
+# max_delay = 30.0          # the longest wait between tries
+# read_timeout = 30.0       # seconds to wait for a handler's answer
 """
 
 

@@ -228,6 +228,17 @@ def test_admin_list_replay_and_cli(live: ServerProcess, handler: Handler) -> Non
         assert replayed["STATUS"] == "pending" and replayed["ATTEMPTS"] == 0
         handler.wait_for(2, "replayed")
         wait_status(client, delivery_id, "delivered")
+        # Pages of 50, newest first, filtered by target.
+        paged = handler.url("/paged")
+        made = [commit_event(live.db, f"page {i}", paged, chat_id=100 + i) for i in range(51)]
+        handler.wait_for(53, None)  # the two "replayed" deliveries and these 51
+        first = rest(client, "openlines.event.delivery.list", FILTER={"TARGET": paged}).json()
+        assert (first["total"], first["next"], len(first["result"])) == (51, 50, 50)
+        assert first["result"][0]["ID"] == made[-1]
+        second = client.post(
+            f"{DEMO_HOOK}openlines.event.delivery.list", json={"FILTER": {"TARGET": paged}, "start": 50}
+        ).json()
+        assert [row["ID"] for row in second["result"]] == [made[0]] and "next" not in second
         # A non-admin webhook may not look.
         assert rest_as(client, "/rest/2/user_scope_hook/", "openlines.event.delivery.list").status_code in (
             401,
@@ -237,7 +248,9 @@ def test_admin_list_replay_and_cli(live: ServerProcess, handler: Handler) -> Non
     shown = run_cli("events", "show", str(delivery_id), "--db", str(live.db))
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["DATA"]["data"]["PARAMS"]["MESSAGE"] == "replayed"
-    listed = run_cli("events", "list", "--json", "--status", "delivered", "--db", str(live.db))
+    listed = run_cli(
+        "events", "list", "--json", "--status", "delivered", "--target", handler.url(), "--db", str(live.db)
+    )
     assert listed.returncode == 0, listed.stderr
     assert delivery_id in [json.loads(line)["ID"] for line in listed.stdout.splitlines()]
     again = run_cli("events", "replay", str(delivery_id), "--db", str(live.db))
