@@ -32,6 +32,7 @@ from openlines.services import Services
 log = logging.getLogger("openlines.delivery")
 
 CLAIM_MARGIN = 10.0  # seconds a claim outlives the longest possible attempt
+MIN_IDLE = 0.02  # seconds: the shortest sleep between two passes that were not woken
 
 
 class DeliveryWorker:
@@ -114,13 +115,16 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), await self._idle_time())
 
     async def _idle_time(self) -> float:
+        """How long to sleep unless woken: until the next retry is due (real clock), at most the
+        poll interval, and never less than ``MIN_IDLE`` (rows waiting for a free slot must not spin
+        the loop; a finished delivery wakes it anyway)."""
         wait = self.config.poll_interval
         clock = self.services.clock
         if not clock.fake:
             due = await self.services.store.next_due()
             if due is not None:
-                wait = min(wait, max(due - clock.now(), 0.0))
-        return max(wait, 0.001)
+                wait = min(wait, due - clock.now())
+        return max(wait, MIN_IDLE)
 
     async def pump(self) -> int:
         """One pass: expand broadcasts, claim what is due and start sending it. Returns rows started."""

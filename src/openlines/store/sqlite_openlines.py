@@ -444,8 +444,13 @@ class SqliteOpenLines(SqliteBase):
         return claimed
 
     async def next_due(self) -> float | None:
-        """The earliest due time of a pending row, or None when nothing is pending."""
-        row = self.db.execute("SELECT MIN(due) FROM outbox WHERE status = 'pending'").fetchone()
+        """When the next row can be claimed: the earliest due time (or claim expiry) of the rows
+        that head their (target, chat) line; None when nothing waits."""
+        row = self.db.execute(
+            "SELECT MIN(MAX(o.due, o.claimed_until)) FROM outbox o WHERE o.status = 'pending' "
+            "AND o.target != '' AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
+            "AND p.target = o.target AND p.chat_id = o.chat_id AND p.id < o.id)"
+        ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     async def release_claims(self) -> int:
