@@ -32,6 +32,15 @@ def test_list_get_select_order_filter_limit_offset(admin: Rest) -> None:
         "imopenlines.config.list.get", {"PARAMS": {"select": ["ID"], "filter": {"LINE_NAME": "Sales"}}}
     )
     assert by_name == [{"ID": "2"}]
+    active = admin.ok(
+        "imopenlines.config.list.get",
+        {"PARAMS": {"select": ["ID"], "filter": {"ACTIVE": True, "ID": [1, 2]}}},
+    )
+    assert active == [{"ID": "1"}, {"ID": "2"}]
+    other = admin.ok(
+        "imopenlines.config.list.get", {"PARAMS": {"select": ["ID"], "filter": {"!ID": 1, "<=ID": 2}}}
+    )
+    assert other == [{"ID": "2"}]
 
 
 def test_list_get_queue_options(admin: Rest) -> None:

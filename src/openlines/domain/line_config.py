@@ -380,7 +380,7 @@ def parse_list_query(params: Any, options: Any) -> ListQuery:
 
 
 def _compare(value: str, wanted: Any) -> int:
-    text = php.php_str(wanted)
+    text = ("Y" if wanted else "N") if isinstance(wanted, bool) else php.php_str(wanted)
     try:
         a, b = float(value), float(text)
     except ValueError:
