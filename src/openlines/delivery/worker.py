@@ -59,8 +59,11 @@ class DeliveryWorker:
     # --- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Forget claims of a previous process (SQLite: one process per file) and start the loop."""
-        await self.services.store.release_claims()
+        """Start the loop. On SQLite (one process per file) the claims of a previous process are
+        forgotten first: that process is gone. Several workers sharing PostgreSQL keep each other's
+        claims; a dead worker's claims lapse after ``lease`` seconds."""
+        if self.services.store.dialect == "sqlite":
+            await self.services.store.release_claims()
         timeout = httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
         limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=32)
         self._client = httpx.AsyncClient(
