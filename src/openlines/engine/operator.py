@@ -136,46 +136,48 @@ async def transfer(
     """``imopenlines.operator.transfer``: False for every refusal (answered OPERATOR_WRONG)."""
     if to_type == "user" and to_id == user_id:
         return False  # the real server refuses a transfer to oneself
-    async with services.store.atomic():
-        try:
+    try:
+        async with services.store.atomic():
             chat = await check_access(services, chat_id, user_id, admin)
-        except RestError:
-            return False  # the real handler reports any access failure as OPERATOR_WRONG
-        return await ownership.transfer(
-            services,
-            chat.id,
-            "user" if to_type == "user" else "queue",
-            to_id,
-            mode="operator",
-            from_type="user",
-            from_id=user_id,
-            actor_id=user_id,
-            leave=True,
-        )
+            return await ownership.transfer(
+                services,
+                chat.id,
+                "user" if to_type == "user" else "queue",
+                to_id,
+                mode="operator",
+                from_type="user",
+                from_id=user_id,
+                actor_id=user_id,
+                leave=True,
+            )
+    except RestError:
+        # The real handler reports any access failure as OPERATOR_WRONG. Raising out of the block
+        # rolls the transaction back (on PostgreSQL a refused lock has already aborted it).
+        return False
 
 
 async def intercept(services: Services, chat_id: int, user_id: int, admin: bool) -> bool:
     """Take the dialogue from whoever holds it (``imopenlines.session.intercept``); False → OPERATOR_WRONG."""
-    async with services.store.atomic():
-        try:
+    try:
+        async with services.store.atomic():
             chat = await check_access(services, chat_id, user_id, admin)
-        except RestError:
-            return False
-        session = await services.store.open_session_of_chat(chat.id)
-        if session is None or (session.owner_type == "user" and session.operator_id == user_id):
-            return False
-        from_type = session.owner_type if session.operator_id > 0 else "queue"
-        return await ownership.transfer(
-            services,
-            chat.id,
-            "user",
-            user_id,
-            mode="intercept",
-            from_type=from_type,
-            from_id=session.operator_id,
-            actor_id=user_id,
-            leave=True,
-        )
+            session = await services.store.open_session_of_chat(chat.id)
+            if session is None or (session.owner_type == "user" and session.operator_id == user_id):
+                return False
+            from_type = session.owner_type if session.operator_id > 0 else "queue"
+            return await ownership.transfer(
+                services,
+                chat.id,
+                "user",
+                user_id,
+                mode="intercept",
+                from_type=from_type,
+                from_id=session.operator_id,
+                actor_id=user_id,
+                leave=True,
+            )
+    except RestError:
+        return False
 
 
 # --- membership, new sessions, pins, votes ------------------------------------------------------------------
