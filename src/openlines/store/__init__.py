@@ -10,9 +10,11 @@ __all__ = ["Store", "StoreUnavailable", "open_store"]
 async def open_store(address: str, synchronous: str = "normal") -> Store:
     """``openlines.db`` / ``:memory:`` → SQLite; ``postgresql://…`` → PostgreSQL."""
     if address.startswith(("postgresql://", "postgres://")):
-        raise StoreUnavailable(
-            "PostgreSQL storage is not available in this version yet; use a SQLite file (the default)"
-        )
+        import os
+
+        from openlines.store.postgres import open_postgres
+
+        return await open_postgres(address, int(os.environ.get("OPENLINES_PG_POOL_SIZE", "16") or 16))
     from openlines.store.sqlite import SqliteStore
 
     store = SqliteStore(address, synchronous)

@@ -1,3 +1,5 @@
+-- PostgreSQL twin of sqlite/0001_platform.sql: the same tables; INTEGER → BIGINT (booleans stay 0/1 integers so
+-- queries are identical), REAL → DOUBLE PRECISION, generated ids → BIGSERIAL.
 -- Platform: portal metadata, users, credentials.
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -6,15 +8,15 @@ CREATE TABLE meta (
 
 CREATE TABLE users (
     id             BIGINT PRIMARY KEY,
-    kind           TEXT NOT NULL DEFAULT 'employee',
+    kind           TEXT NOT NULL DEFAULT 'employee',   -- employee | bot | customer
     name           TEXT NOT NULL DEFAULT '',
     last_name      TEXT NOT NULL DEFAULT '',
     email          TEXT NOT NULL DEFAULT '',
     work_position  TEXT NOT NULL DEFAULT '',
     gender         TEXT NOT NULL DEFAULT '',
-    active         BOOLEAN NOT NULL DEFAULT TRUE,
-    extranet       BOOLEAN NOT NULL DEFAULT FALSE,
-    admin          BOOLEAN NOT NULL DEFAULT FALSE,
+    active         BIGINT NOT NULL DEFAULT 1,
+    extranet       BIGINT NOT NULL DEFAULT 0,
+    admin          BIGINT NOT NULL DEFAULT 0,
     date_register  DOUBLE PRECISION NOT NULL DEFAULT 0,
     extra          TEXT NOT NULL DEFAULT '{}'
 );
@@ -24,7 +26,7 @@ CREATE TABLE webhooks (
     id         BIGSERIAL PRIMARY KEY,
     user_id    BIGINT NOT NULL REFERENCES users(id),
     code_hash  TEXT NOT NULL UNIQUE,
-    scopes     TEXT NOT NULL,
+    scopes     TEXT NOT NULL,                          -- comma-separated
     title      TEXT NOT NULL DEFAULT '',
     created    DOUBLE PRECISION NOT NULL DEFAULT 0
 );
@@ -38,7 +40,7 @@ CREATE TABLE apps (
     application_token  TEXT NOT NULL,
     redirect_uri       TEXT NOT NULL DEFAULT '',
     name               TEXT NOT NULL DEFAULT '',
-    active             BOOLEAN NOT NULL DEFAULT TRUE
+    active             BIGINT NOT NULL DEFAULT 1
 );
 
 CREATE TABLE oauth_codes (
@@ -51,7 +53,7 @@ CREATE TABLE oauth_codes (
 
 CREATE TABLE oauth_tokens (
     token_hash  TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL,
+    kind        TEXT NOT NULL,                         -- access | refresh
     app_id      BIGINT NOT NULL REFERENCES apps(id),
     user_id     BIGINT NOT NULL,
     scopes      TEXT NOT NULL,

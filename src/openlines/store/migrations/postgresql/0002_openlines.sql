@@ -1,3 +1,5 @@
+-- PostgreSQL twin of sqlite/0002_openlines.sql: the same tables; INTEGER → BIGINT (booleans stay 0/1 integers so
+-- queries are identical), REAL → DOUBLE PRECISION, generated ids → BIGSERIAL.
 -- Open Lines: lines and queues, bots, chats, members, messages, sessions, transfer history, outbox.
 
 CREATE TABLE lines (

@@ -1,3 +1,5 @@
+-- PostgreSQL twin of sqlite/0003_delivery.sql: the same tables; INTEGER → BIGINT (booleans stay 0/1 integers so
+-- queries are identical), REAL → DOUBLE PRECISION, generated ids → BIGSERIAL.
 -- Event delivery (issue 7): who an outbox row is for, how it went, app event bindings and the
 -- offline queue of apps that poll with event.offline.get.
 

@@ -1,3 +1,5 @@
+-- PostgreSQL twin of sqlite/0004_routing.sql: the same tables; INTEGER → BIGINT (booleans stay 0/1 integers so
+-- queries are identical), REAL → DOUBLE PRECISION, generated ids → BIGSERIAL.
 -- Routing (issue 6): operator presence and pause, due timers, the explanation of every distribution,
 -- the offers of "all" queues, and an index that finds a line's waiting sessions oldest first.
 

@@ -1,0 +1,23 @@
+"""PostgreSQL twin of ``sqlite_transfers``: what ownership changes read in one query."""
+
+from __future__ import annotations
+
+from openlines.store.postgres.base import PgBase
+
+
+class PgTransfers(PgBase):
+    async def member_kinds(self, chat_id: int) -> dict[int, str]:
+        """Each member of a chat with its user kind (employee | bot | customer), in one query."""
+        rows = await self.fetch(
+            "SELECT m.user_id, COALESCE(u.kind, 'employee') FROM chat_members m "
+            "LEFT JOIN users u ON u.id = m.user_id WHERE m.chat_id = ? ORDER BY m.user_id",
+            chat_id,
+        )
+        return {int(r[0]): str(r[1]) for r in rows}
+
+    async def event_is_bound(self, event: str) -> bool:
+        """Whether any app has bound ``event`` (event.bind): a broadcast nobody receives is not written."""
+        found = await self.fetchval(
+            "SELECT 1 FROM event_bindings WHERE event = ? AND kind = 'app' LIMIT 1", event.upper()
+        )
+        return found is not None
