@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from openlines.cli import load_config
+from openlines.domain.openlines import Chat
 from openlines.engine.dialogs import customer_message
-from openlines.methods.message_params import private_chat
 from openlines.portal import bootstrap
 from tests.conftest import DEMO_HOOK, ServerProcess
 
@@ -58,7 +58,12 @@ async def _seed(config_path: Path, db: Path) -> tuple[list[Dialogue], int]:
                     services, line_id, "livechat", f"ext-{line_id}-{i}", {"name": f"Visitor {i}"}, "Hello"
                 )
                 made.append(Dialogue(chat.id, session.id, chat.entity_id, line_id))
-        private = await private_chat(services, 2, 3, services.clock.now())  # not an Open Lines chat
+        now = services.clock.now()
+        private = Chat(id=0, type="P", entity_type="", entity_id="", date_create=now)  # not an Open Line
+        async with services.store.atomic():
+            await services.store.create_chat(private)
+            for member in (2, 3):
+                await services.store.add_member(private.id, member, now)
     finally:
         await services.store.close()
     return made, private.id
