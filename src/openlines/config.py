@@ -119,6 +119,7 @@ class DeliveryConfig:
     concurrency: int = 64  # deliveries in flight at once
     per_target: int = 8  # deliveries in flight to one handler URL (one per chat at most)
     poll_interval: float = 0.5  # how often the worker looks for due rows without being woken
+    keep_days: float = 7.0  # delivered events (and their attempt log) are purged after this; 0 = keep
 
 
 @dataclass

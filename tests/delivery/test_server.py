@@ -239,6 +239,8 @@ def test_admin_list_replay_and_cli(live: ServerProcess, handler: Handler) -> Non
             f"{DEMO_HOOK}openlines.event.delivery.list", json={"FILTER": {"TARGET": paged}, "start": 50}
         ).json()
         assert [row["ID"] for row in second["result"]] == [made[0]] and "next" not in second
+        got = rest(client, "openlines.event.delivery.get", ID=delivery_id).json()["result"]
+        assert got["DATA"]["data"]["PARAMS"]["MESSAGE"] == "replayed" and len(got["HISTORY"]) == 2
         # A non-admin webhook may not look.
         assert rest_as(client, "/rest/2/user_scope_hook/", "openlines.event.delivery.list").status_code in (
             401,
@@ -247,7 +249,9 @@ def test_admin_list_replay_and_cli(live: ServerProcess, handler: Handler) -> Non
 
     shown = run_cli("events", "show", str(delivery_id), "--db", str(live.db))
     assert shown.returncode == 0, shown.stderr
-    assert json.loads(shown.stdout)["DATA"]["data"]["PARAMS"]["MESSAGE"] == "replayed"
+    shown_row = json.loads(shown.stdout)
+    assert shown_row["DATA"]["data"]["PARAMS"]["MESSAGE"] == "replayed"
+    assert [a["STATUS_CODE"] for a in shown_row["HISTORY"]] == [200, 200]
     listed = run_cli(
         "events", "list", "--json", "--status", "delivered", "--target", handler.url(), "--db", str(live.db)
     )

@@ -95,6 +95,13 @@ def test_500_twice_then_200_retries_in_order_with_one_key(tmp_path: Path, handle
             await until(lambda: worker_of(services).in_flight == 0, "outcomes")
             assert await status_of(services, first) == ("delivered", 3)
             assert await status_of(services, second) == ("delivered", 1)
+            log = await services.store.delivery_attempts(first)
+            assert [(a["ATTEMPT"], a["STATUS_CODE"], a["ERROR"]) for a in log] == [
+                (1, 500, "HTTP 500"),
+                (2, 500, "HTTP 500"),
+                (3, 200, ""),
+            ]
+            assert log[0]["AT"] < log[1]["AT"] < log[2]["AT"]  # clock times: the retries waited
         finally:
             await stop_portal(services)
 
@@ -288,6 +295,30 @@ def test_next_due_ignores_rows_held_back_or_in_flight(tmp_path: Path, handler: H
                 await store.mark_failed(first, 1, now + 8.0, "HTTP 500")
             assert await store.next_due() == now + 8.0  # not b's due time: b is held back
             assert await store.claim_due_events(now, 40.0, 10) == []
+        finally:
+            await stop_portal(services)
+
+    asyncio.run(scenario())
+
+
+def test_old_deliveries_are_purged_and_dead_letters_kept(tmp_path: Path, handler: Handler) -> None:
+    handler.plans = {"kept": [500]}
+
+    async def scenario() -> None:
+        services = await start_portal(tmp_path, retries=0)
+        store = services.store
+        try:
+            done = await add_event(services, "done", handler.url())
+            dead = await add_event(services, "kept", handler.url(), chat_id=2)
+            await until(lambda: len(handler.received) == 2, "both tries")
+            await until(lambda: worker_of(services).in_flight == 0, "outcomes")
+            assert await status_of(services, dead) == ("dead", 1)
+            assert len(await store.delivery_attempts(done)) == 1
+            assert await store.purge_deliveries(services.clock.now() - 86400) == 0  # too young
+            await advance(services, 8 * 86400)
+            assert await store.purge_deliveries(services.clock.now() - 7 * 86400) == 1
+            assert await store.get_delivery(done) is None and await store.delivery_attempts(done) == []
+            assert await status_of(services, dead) == ("dead", 1)
         finally:
             await stop_portal(services)
 

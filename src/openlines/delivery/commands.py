@@ -73,15 +73,15 @@ def events_show(
     config: ConfigOption = None,
     db: DbOption = None,
 ) -> None:
-    """One delivery with its data, as JSON."""
+    """One delivery with its data and every attempt, as JSON."""
     from openlines import cli
-    from openlines.methods.openlines_events import delivery_fields
+    from openlines.methods.openlines_events import delivery_details
 
     async def go() -> dict[str, Any] | None:
         services = await _services(config, db)
         try:
             found = await services.store.get_delivery(delivery_id)
-            return None if found is None else delivery_fields(services, found, with_payload=True)
+            return None if found is None else await delivery_details(services, found)
         finally:
             await services.store.close()
 

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import Counter
 
 import httpx
@@ -32,6 +33,7 @@ from openlines.services import Services
 log = logging.getLogger("openlines.delivery")
 
 CLAIM_MARGIN = 10.0  # seconds a claim outlives the longest possible attempt
+PURGE_EVERY = 60.0  # real seconds between two purges of old deliveries
 MIN_IDLE = 0.02  # seconds: the shortest sleep between two passes that were not woken
 
 
@@ -55,6 +57,7 @@ class DeliveryWorker:
         self._client: httpx.AsyncClient | None = None
         self.sent = 0  # attempts made by this worker (for logs and tests)
         self.tokens = TokenMinter(services)
+        self._next_purge = 0.0  # time.monotonic() of the next purge of old deliveries
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -133,6 +136,7 @@ class DeliveryWorker:
         """One pass: expand broadcasts, claim what is due and start sending it. Returns rows started."""
         store = self.services.store
         now = self.services.clock.now()
+        await self._purge(now)
         await store.expand_broadcasts(now)
         room = self.config.concurrency - len(self._in_flight)
         if room <= 0:
@@ -147,6 +151,17 @@ class DeliveryWorker:
             self._in_flight[delivery.id] = task
             started += 1
         return started
+
+    async def _purge(self, now: float) -> None:
+        """Now and then, drop delivered events older than ``keep_days`` (dead letters stay)."""
+        keep = self.config.keep_days * 86400.0
+        wall = time.monotonic()
+        if not keep or wall < self._next_purge:
+            return
+        self._next_purge = wall + PURGE_EVERY
+        removed = await self.services.store.purge_deliveries(now - keep)
+        if removed:
+            log.info("purged %d delivered events older than %s days", removed, self.config.keep_days)
 
     # --- one delivery ------------------------------------------------------------------------------
 
@@ -177,19 +192,26 @@ class DeliveryWorker:
         headers = envelope.headers(sending, services.portal, payload)
         attempt = delivery.attempts + 1
         error = ""
+        status_code = 0
+        began = time.perf_counter()
+        sent_at = services.clock.now()
         assert self._client is not None
         self.sent += 1
         try:
             # drop-in lane: an injected fault (openlines.fault.add TARGET=delivery) stands in for the POST
             error = await faults.delivery_error(services, delivery.event, delivery.target)
             if not error:
-                error = await self._post(delivery.target, payload, headers)
+                status_code = await self._post(delivery.target, payload, headers)
+                if not 200 <= status_code < 300:
+                    error = f"HTTP {status_code}"
         except httpx.TimeoutException as exc:
             error = f"timeout ({type(exc).__name__})"
         except Exception as exc:  # refused, reset, bad URL...: a failed attempt, never a stuck row
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         now = services.clock.now()
+        duration = time.perf_counter() - began
         async with store.atomic():
+            await store.add_delivery_attempt(delivery.id, attempt, sent_at, duration, status_code, error)
             if owner_changed:
                 await store.set_delivery_owner(
                     delivery.id, delivery.app_id, delivery.app_token, delivery.handler_id
@@ -204,13 +226,11 @@ class DeliveryWorker:
                     delivery.id, attempt, now + self.policy.delay(attempt, self.rng), error
                 )
 
-    async def _post(self, url: str, payload: bytes, headers: dict[str, str]) -> str:
-        """POST one delivery; '' for a 2xx answer, else why not. The answer's body is not read."""
+    async def _post(self, url: str, payload: bytes, headers: dict[str, str]) -> int:
+        """POST one delivery and answer the handler's HTTP status. The answer's body is not read."""
         assert self._client is not None
         async with self._client.stream("POST", url, content=payload, headers=headers) as response:
-            if 200 <= response.status_code < 300:
-                return ""
-            return f"HTTP {response.status_code}"
+            return response.status_code
 
     async def _resolve_owner(self, delivery: Delivery) -> bool:
         """Fill in the application_token and event_handler_id of a bot event on its first try.

@@ -42,6 +42,17 @@ def delivery_fields(services: Services, delivery: Delivery, with_payload: bool =
     return found
 
 
+async def delivery_details(services: Services, delivery: Delivery) -> dict[str, Any]:
+    """A delivery with its data and attempt log (the REST ``get`` and ``openlines events show``)."""
+    found = delivery_fields(services, delivery, with_payload=True)
+    attempts = await services.store.delivery_attempts(delivery.id)
+    for attempt in attempts:
+        attempt["AT"] = services.clock.iso(attempt["AT"])
+        attempt["DURATION"] = round(attempt["DURATION"], 4)
+    found["HISTORY"] = attempts
+    return found
+
+
 async def replay(services: Services, delivery_id: int, due: float | None = None) -> Delivery:
     """Queue a delivered or dead event again (shared by the REST method and the CLI).
 
@@ -93,6 +104,22 @@ def register(registry: Registry) -> None:
             return ListPage(items, total=0)
         next_offset = offset + len(items) if offset + len(items) < total else None
         return ListPage(items, total=total, next=next_offset)
+
+    @registry.method(
+        "openlines.event.delivery.get",
+        GLOBAL_SCOPE,
+        Param("ID", "integer", True, "The delivery (outbox row) id"),
+        description="One delivery with its data and every attempt (admin only).",
+        admin_only=True,
+    )
+    async def delivery_get(call: Call) -> dict[str, Any]:
+        delivery_id = call.int("ID")
+        if delivery_id <= 0:
+            raise errors.argument_error("ID", "Argument 'ID' is null or empty")
+        found = await call.services.store.get_delivery(delivery_id)
+        if found is None:
+            raise delivery_not_found()
+        return await delivery_details(call.services, found)
 
     @registry.method(
         "openlines.event.delivery.replay",

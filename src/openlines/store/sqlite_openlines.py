@@ -715,6 +715,43 @@ class SqliteOpenLines(SqliteBase):
             args += ids
         return self.db.execute(f"DELETE FROM offline_events WHERE {where}", args).rowcount
 
+    async def add_delivery_attempt(
+        self, outbox_id: int, attempt: int, at: float, duration: float, status_code: int, error: str
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO delivery_attempts(outbox_id, attempt, at, duration, status_code, error) "
+            "VALUES (?,?,?,?,?,?)",
+            (outbox_id, attempt, at, duration, status_code, error[:1000]),
+        )
+
+    async def delivery_attempts(self, outbox_id: int) -> list[dict[str, Any]]:
+        """Every attempt of one delivery, oldest first."""
+        rows = self.db.execute(
+            "SELECT attempt, at, duration, status_code, error FROM delivery_attempts "
+            "WHERE outbox_id = ? ORDER BY id",
+            (outbox_id,),
+        ).fetchall()
+        return [
+            {"ATTEMPT": r[0], "AT": r[1], "DURATION": r[2], "STATUS_CODE": r[3], "ERROR": r[4]} for r in rows
+        ]
+
+    async def purge_deliveries(self, before: float, limit: int = 1000) -> int:
+        """Delete delivered and expanded rows created before ``before`` (dead letters stay)."""
+        ids = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM outbox WHERE status IN ('delivered', 'expanded') AND created < ? LIMIT ?",
+                (before, limit),
+            )
+        ]
+        if not ids:
+            return 0
+        marks = ", ".join("?" * len(ids))
+        async with self.atomic():
+            self.db.execute(f"DELETE FROM delivery_attempts WHERE outbox_id IN ({marks})", ids)
+            self.db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)
+        return len(ids)
+
 
 def is_integrity_error(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.IntegrityError)
