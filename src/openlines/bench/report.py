@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from openlines.bench.runner import RunResult, Session
-from openlines.bench.workloads import BY_NAME
+from openlines.bench.workloads import BATCH_SIZE, BY_NAME
 
 FIELDS = ("rps", "p50_ms", "p99_ms", "p999_ms", "rss_peak_mb", "server_cpu", "generator_cpu")
 
@@ -107,6 +107,8 @@ def summarise(session: Session, command: str, machine_info: dict[str, Any]) -> d
         entry["first_bad_answer"] = next((r.measurement.sample for r in runs if r.measurement.sample), "")
         entry["vs_W0"] = ratio(session, w.name, "W0")
         entry["vs_W0s"] = ratio(session, w.name, "W0s")
+        if w.name == "W5":  # each request is a batch of transfers
+            entry["transfers_per_s"] = spread([r.measurement.rps * BATCH_SIZE for r in runs])
         if w.name == "W2-1M":
             entry["vs_W2"] = ratio(session, w.name, "W2")
         entry["runs"] = [
@@ -230,6 +232,12 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
             console.print(f"[yellow]{name} skipped:[/] {e['reason']}")
         if e.get("first_bad_answer"):
             console.print(f"[red]{name} first bad answer:[/] {e['first_bad_answer']}")
+    w5 = summary["workloads"].get("W5", {})
+    if w5.get("transfers_per_s"):
+        t = w5["transfers_per_s"]
+        console.print(
+            f"W5 carries {BATCH_SIZE} transfers per request: {t['median']:,.0f} transfers/s ({t['min']:,.0f}–{t['max']:,.0f})"
+        )
     for note in summary["notes"]:
         console.print(f"note: {note}", style="dim")
     for goal in summary["targets"]:
