@@ -159,3 +159,23 @@ def test_customer_zero_hands_over_to_the_queue(api: httpx.Client, bot_dialogue: 
     assert session["STATUS"] == 5 and session["OWNER"]["TYPE"] == "queue"
     texts = [m["text"] for m in get(api, bot_dialogue["line"], token).json()["messages"]]
     assert texts[-1] == "0"  # posted like any message; the handover notice is for operators only
+
+
+def test_simultaneous_first_messages_make_one_visitor(bots_server: Any) -> None:
+    import asyncio
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=bots_server.url, timeout=30) as client:
+            body = {"visitor": "w-burst", "text": "hello?"}
+            return list(
+                await asyncio.gather(*(client.post("/widget/1/messages", json=body) for _ in range(12)))
+            )
+
+    answers = asyncio.run(burst())
+    accepted = [a for a in answers if a.status_code == 200]
+    assert len(accepted) == 1, [a.text for a in answers]
+    assert all(error(a)[:2] == (401, "TOKEN_REQUIRED") for a in answers if a.status_code != 200)
+    token = accepted[0].json()["visitor_token"]
+    with httpx.Client(base_url=bots_server.url) as client:
+        seen = get(client, 1, token).json()["messages"]
+    assert [m["text"] for m in seen] == ["hello?"]  # one chat, one message
