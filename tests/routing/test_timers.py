@@ -160,3 +160,31 @@ def test_routing_queries_use_an_index(portal: RoutingPortal, sql: str, index: st
     assert index in plan, plan
     assert "SCAN" not in plan.replace("SCAN CONSTANT", "") or "USING" in plan, plan
     assert "TEMP B-TREE" not in plan, plan  # no sort outside the index
+
+
+@pytest.mark.parametrize(("left", "stays"), [("queue", False), ("close", True)])
+def test_welcome_bot_left_decides_whether_the_bot_stays(
+    portal: RoutingPortal, left: str, stays: bool
+) -> None:
+    bot = with_welcome_bot(portal, 30, left)
+    chat = portal.dialog()
+    portal.advance(30)
+    assert portal.owner(chat.id) == ("user", 11)
+    members = portal.run(lambda: portal.store.member_kinds(chat.id))
+    assert (bot in members) is stays
+
+
+def test_timers_fire_in_due_order_within_one_advance(portal: RoutingPortal) -> None:
+    """A dialogue assigned at t and another at t+10: one advance past both timers moves each once,
+    the earlier first (its move is recorded first)."""
+    first = portal.dialog()
+    portal.advance(10)
+    second = portal.dialog()
+    portal.advance(65)
+    moves = [
+        (r.chat_id, r.date_create)
+        for r in portal.history(first.id) + portal.history(second.id)
+        if r.mode == "routing" and r.from_type == "user"
+    ]
+    assert [chat for chat, _ in sorted(moves, key=lambda m: m[1])] == [first.id, second.id]
+    assert moves[1][1] - moves[0][1] == 10  # each fired at its own due time, not at the end of the advance
