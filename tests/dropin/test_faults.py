@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import DEMO_HOOK, oauth_tokens
+from tests.conftest import DEMO_HOOK, oauth_tokens, start_server
 from tests.dropin.conftest import Api
 
 
@@ -139,3 +139,21 @@ def test_list_and_clear_by_id_and_target(faults: Api) -> None:
     assert [f["ID"] for f in faults.ok("openlines.fault.list")] == [c["ID"]]
     assert faults.post("openlines.fault.clear", {"TARGET": "x"}).status_code == 400
     assert faults.ok("openlines.fault.clear") == 1
+
+
+def test_a_delay_on_the_real_clock_sleeps_and_leaves_the_clock_alone(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    proc = start_server(tmp_path_factory, "real-clock-faults", "--demo")
+    try:
+        with proc.client() as http:
+            api = Api(http)
+            api.ok("openlines.fault.add", {"METHOD": "server.time", "DELAY": 0.2, "ERROR": "OVERLOAD_LIMIT"})
+            assert error_of(api.post("server.time")) == (
+                503,
+                "OVERLOAD_LIMIT",
+                "REST API is blocked due to overload.",
+            )
+            assert api.ok("openlines.clock.get")["FAKE"] is False
+    finally:
+        proc.stop()

@@ -99,3 +99,22 @@ def test_delivery_faults_through_the_fixture(openlines_server: OpenlinesServer) 
     server.events.wait_for("ONIMBOTJOINCHAT")
     server.events.wait_for("ONIMBOTMESSAGEADD", MESSAGE="hello")
     assert server.faults.list() == []
+
+
+def test_the_shared_server_clears_faults_between_tests(openlines_shared_server: OpenlinesServer) -> None:
+    openlines_shared_server.faults.add("server.time", status=500, count=5)
+    assert len(openlines_shared_server.faults.list()) == 1
+
+
+def test_the_shared_server_is_the_same_and_clean(openlines_shared_server: OpenlinesServer) -> None:
+    assert openlines_shared_server.faults.list() == []
+    assert isinstance(openlines_shared_server.call("server.time"), str)
+
+
+def test_delivery_faults_for_another_handler_leave_the_bot_alone(openlines_server: OpenlinesServer) -> None:
+    server = openlines_server
+    welcome_bot(server)
+    server.faults.add("*", target="delivery", status=500, count=5, handler="http://127.0.0.1:9/")
+    server.customer(line=1).says("hi")
+    server.events.wait_for("ONIMBOTMESSAGEADD", MESSAGE="hi")
+    assert server.faults.list()[0]["HITS"] == 0
