@@ -85,11 +85,15 @@ def translate(exc: BaseException) -> BaseException:
 class _Held:
     """The connection of one ``atomic()`` block; ``active`` is False once the block has ended."""
 
-    __slots__ = ("active", "connection")
+    __slots__ = ("active", "connection", "task")
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.active = True
+        self.task = asyncio.current_task()  # a task started inside the block has its own transaction
+
+    def joins(self) -> bool:
+        return self.active and self.task is asyncio.current_task()
 
 
 class PgBase:
@@ -173,7 +177,7 @@ class PgBase:
     async def atomic(self) -> AsyncIterator[None]:
         """One transaction on one connection; nested use joins the outer one (same task)."""
         held = self._held.get()
-        if held is not None and held.active:
+        if held is not None and held.joins():
             yield
             return
         try:
@@ -209,12 +213,12 @@ class PgBase:
     @property
     def in_transaction(self) -> bool:
         held = self._held.get()
-        return held is not None and held.active
+        return held is not None and held.joins()
 
     async def _run(self, call: Callable[[Connection], Awaitable[T]]) -> T:
         held = self._held.get()
         try:
-            if held is not None and held.active:
+            if held is not None and held.joins():
                 return await call(held.connection)
             async with self.pool.acquire() as connection:
                 return await call(connection)

@@ -759,3 +759,46 @@ class PgOpenLines(PgBase):
             where += " AND id = ANY(?::bigint[])"
             args.append(list(ids))
         return await self.execute(f"DELETE FROM offline_events WHERE {where}", *args)
+
+    async def add_delivery_attempt(
+        self, outbox_id: int, attempt: int, at: float, duration: float, status_code: int, error: str
+    ) -> None:
+        await self.execute(
+            "INSERT INTO delivery_attempts(outbox_id, attempt, at, duration, status_code, error) "
+            "VALUES (?,?,?,?,?,?)",
+            outbox_id,
+            attempt,
+            at,
+            duration,
+            status_code,
+            error[:1000],
+        )
+
+    async def delivery_attempts(self, outbox_id: int) -> list[dict[str, Any]]:
+        """Every attempt of one delivery, oldest first."""
+        rows = await self.fetch(
+            "SELECT attempt, at, duration, status_code, error FROM delivery_attempts "
+            "WHERE outbox_id = ? ORDER BY id",
+            outbox_id,
+        )
+        return [
+            {"ATTEMPT": r[0], "AT": r[1], "DURATION": r[2], "STATUS_CODE": r[3], "ERROR": r[4]} for r in rows
+        ]
+
+    async def purge_deliveries(self, before: float, limit: int = 1000) -> int:
+        """Delete delivered and expanded rows created before ``before`` (dead letters stay)."""
+        async with self.atomic():
+            ids = [
+                r[0]
+                for r in await self.fetch(
+                    "SELECT id FROM outbox WHERE status IN ('delivered', 'expanded') AND created < ? "
+                    "LIMIT ? FOR UPDATE SKIP LOCKED",
+                    before,
+                    limit,
+                )
+            ]
+            if not ids:
+                return 0
+            await self.execute("DELETE FROM delivery_attempts WHERE outbox_id = ANY(?::bigint[])", ids)
+            await self.execute("DELETE FROM outbox WHERE id = ANY(?::bigint[])", ids)
+        return len(ids)

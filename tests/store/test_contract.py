@@ -1,0 +1,514 @@
+"""The store contract, run on both backends: what every repository method keeps and answers, the
+domain record types that come back, transactions, row locks and claims."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import pytest
+
+from openlines.domain.bot_commands import BotCommand
+from openlines.domain.credentials import AccessToken, App, AuthCode, RefreshGrant
+from openlines.domain.delivery import Binding
+from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
+from openlines.domain.users import User
+from openlines.store import migrations
+from openlines.store.base import LockConflict, Store
+from openlines.store.postgres import PostgresStore
+from openlines.store.sqlite import SqliteStore
+from tests.store.conftest import Harness
+
+
+class Boom(Exception):
+    pass
+
+
+# --- the interface itself -----------------------------------------------------------------------------
+
+
+def test_both_backends_implement_every_store_method() -> None:
+    wanted = {name for name, _ in inspect.getmembers(Store) if not name.startswith("_")}
+    for backend in (SqliteStore, PostgresStore):
+        missing = sorted(name for name in wanted if not hasattr(backend, name))
+        assert missing == [], f"{backend.__name__} lacks {missing}"
+        for name in wanted - {"dialect"}:
+            assert inspect.iscoroutinefunction(getattr(backend, name)) or name == "atomic", name
+
+
+def test_every_sqlite_migration_has_a_postgresql_twin() -> None:
+    sqlite = [(m.version, m.name) for m in migrations.load("sqlite")]
+    postgres = [(m.version, m.name) for m in migrations.load("postgresql")]
+    assert sqlite == postgres
+
+
+def test_migrating_twice_applies_nothing_the_second_time(store: Harness) -> None:
+    assert store.run(store.store.migrate()) == []
+
+
+# --- platform -----------------------------------------------------------------------------------------
+
+
+def test_meta_round_trip(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        assert await s.get_meta("missing") is None
+        await s.set_meta("k", "one")
+        await s.set_meta("k", "two")
+        assert await s.get_meta("k") == "two"
+
+    store.run(go())
+
+
+def test_users(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        await s.upsert_user(User(id=10, name="Ann", admin=True, extra={"UF": [1]}, date_register=5.5))
+        await s.upsert_user(User(id=3, kind="bot", name="B"))
+        await s.upsert_user(User(id=10, name="Anna", admin=True, extra={"UF": [1]}, date_register=5.5))
+        user = await s.get_user(10)
+        assert user is not None
+        assert (user.name, user.admin, user.active, user.extranet, user.extra) == (
+            "Anna",
+            True,
+            True,
+            False,
+            {"UF": [1]},
+        )
+        assert isinstance(user.admin, bool) and user.date_register == 5.5
+        made = await s.create_user(User(id=0, kind="customer", name="Cy"))
+        assert made == 11  # above every explicit id
+        assert [u.id for u in await s.list_users()] == [10]
+        assert [u.id for u in await s.list_users(("bot", "customer"))] == [3, 11]
+        assert await s.get_user(999) is None
+
+    store.run(go())
+
+
+def test_credentials(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        await s.upsert_user(User(id=1, name="Admin", admin=True))
+        hook = await s.upsert_webhook(1, "h1", ["im", "user", "im"], "first", 1.0)
+        assert await s.upsert_webhook(1, "h1", ["imbot"], "again", 2.0) == hook
+        found = await s.find_webhook("h1")
+        assert found is not None and found.scopes == frozenset({"imbot"}) and found.title == "again"
+        app = App(0, "client", "secret", frozenset({"im", "imbot"}), 1, "token", "http://x/", "App", True)
+        app_id = await s.upsert_app(app)
+        assert await s.upsert_app(app) == app_id
+        loaded = await s.get_app("client")
+        assert loaded is not None and loaded.id == app_id and loaded.active is True
+        assert loaded.scopes == frozenset({"im", "imbot"})
+        assert await s.get_app_by_id(app_id) == loaded
+        await s.save_auth_code("code", AuthCode(app_id, 1, frozenset({"im"}), 100.0))
+        assert await s.take_auth_code("code") == AuthCode(app_id, 1, frozenset({"im"}), 100.0)
+        assert await s.take_auth_code("code") is None
+        access = AccessToken(app_id, "client", 1, frozenset({"im"}), 50.0)
+        await s.save_tokens("a", access, "r", RefreshGrant(app_id, 1, frozenset({"im"}), 500.0))
+        assert await s.find_access_token("a") == access
+        assert await s.find_access_token("r") is None
+        assert await s.take_refresh_token("r") is not None
+        assert await s.take_refresh_token("r") is None
+        assert await s.purge_expired_tokens(50.0 + 86400 + 1) == 1
+        assert await s.find_access_token("a") is None
+
+    store.run(go())
+
+
+# --- lines, bots, chats, messages -------------------------------------------------------------------------
+
+
+def test_lines_and_queues(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        for uid in (2, 3, 4):
+            await s.upsert_user(User(id=uid, name=f"U{uid}"))
+        assert await s.save_line(Line(id=5, name="Five", queue=[2, 3], settings={"MAX_CHAT": 2})) == 5
+        new_id = await s.save_line(Line(id=0, name="Next", active=False))
+        assert new_id == 6  # generated ids continue above explicit ones
+        await s.touch_operator(5, 3, 42.5)
+        await s.set_queue(5, [3, 4, 3])
+        line = await s.get_line(5)
+        assert line is not None and line.queue == [3, 4] and line.settings == {"MAX_CHAT": 2}
+        assert await s.queue_activity(5) == [(3, 0, 42.5), (4, 10, 0.0)]
+        assert await s.queue_member(5, 3) == (0, 42.5)
+        assert await s.queue_member(5, 2) is None
+        assert await s.queue_page(5, True, None, 10) == [(4, 10, 0.0), (3, 0, 42.5)]
+        assert await s.queue_page(5, True, (0.0, 10, 4), 10) == [(3, 0, 42.5)]
+        assert await s.queue_page(5, False, (42.5, 0, 3), 10) == [(4, 10, 0.0)]
+        assert await s.lines_of_operator(3) == [5]
+        settings = await s.line_settings(6)
+        assert settings is not None and settings.active is False and settings.queue == []
+        assert [x.id for x in await s.list_lines()] == [5, 6]
+        assert await s.delete_line(6) is True
+        assert await s.delete_line(6) is False
+
+    store.run(go())
+
+
+def test_bots_and_commands(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        bot_id = await s.create_user(User(id=0, kind="bot", name="Bot"))
+        bot = Bot(bot_id, "greeter", "customapp", "O", True, {"MESSAGE_ADD": "http://h/"}, "tok", 3.0)
+        await s.save_bot(bot)
+        bot.type = "B"
+        await s.save_bot(bot)
+        assert await s.get_bot(bot_id) == bot
+        assert await s.find_bot_by_code("greeter", "customapp") == bot
+        assert await s.first_bot_of_app("customapp") == bot
+        assert await s.list_bots("other") == []
+        assert await s.bot_owner("http://h/", {}) == ("customapp", "tok")
+        assert await s.bot_owner("x", {"BOT": {str(bot_id): {}}}) == ("customapp", "tok")
+        chat = Chat(0, type="C", title="group")
+        await s.create_chat(chat)
+        await s.add_member(chat.id, bot_id, 1.0)
+        assert await s.bots_in_chat(chat.id) == [bot]
+        command = BotCommand(
+            0, bot_id, "customapp", "help", False, True, False, "http://h/c", [{"LANGUAGE_ID": "en"}]
+        )
+        command_id = await s.save_command(command)
+        assert await s.get_command(command_id) == command
+        assert await s.find_command(bot_id, "help") == command
+        assert await s.commands_for_chat(chat.id, "help") == [command]
+        await s.delete_command(command_id)
+        assert await s.get_command(command_id) is None
+        await s.delete_bot(bot_id)
+        assert await s.get_bot(bot_id) is None
+
+    store.run(go())
+
+
+def test_chats_members_messages(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        for uid in (2, 3):
+            await s.upsert_user(User(id=uid, name=f"U{uid}"))
+        chat = Chat(
+            0,
+            entity_type="LINES",
+            entity_id="livechat|1|x|9",
+            crm_entity_type="LEAD",
+            crm_entity_id=7,
+            date_create=1.5,
+        )
+        chat_id = await s.create_chat(chat)
+        assert await s.get_chat(chat_id) == chat
+        assert await s.find_chat_by_entity("LINES", "livechat|1|x|9") == chat
+        assert await s.chats_by_crm("LEAD", 7) == [chat]
+        assert await s.add_member(chat_id, 3, 2.0) is True
+        assert await s.add_member(chat_id, 2, 1.0, manager=True) is True
+        assert await s.add_member(chat_id, 2, 5.0) is False
+        assert await s.members(chat_id) == [2, 3]
+        assert await s.member_kinds(chat_id) == {2: "employee", 3: "employee"}
+        assert await s.is_member(chat_id, 3) and not await s.is_member(chat_id, 9)
+        assert await s.chats_of_member(3) == [chat_id]
+        assert await s.remove_member(chat_id, 3) is True
+        assert await s.remove_member(chat_id, 3) is False
+        ids = [
+            await s.add_message(
+                Message(0, chat_id, 2, f"m{i}", system=i == 1, params={"A": i}, date=float(i))
+            )
+            for i in range(4)
+        ]
+        loaded = await s.get_chat(chat_id)
+        assert loaded is not None and loaded.last_message_id == ids[-1]
+        first = await s.get_message(ids[1])
+        assert (
+            first is not None and first.system is True and first.params == {"A": 1} and first.deleted is False
+        )
+        first.deleted = True
+        await s.save_message(first)
+        again = await s.get_message(ids[1])
+        assert again is not None and again.deleted is True
+        assert [m.id for m in await s.messages_of(chat_id, after_id=ids[0], limit=2)] == ids[1:3]
+        assert [m.id for m in await s.messages_of(chat_id, before_id=ids[3], newest_first=True)] == ids[2::-1]
+        await s.delete_message(ids[0])
+        assert await s.get_message(ids[0]) is None
+        chat.title = "renamed"
+        chat.last_message_id = ids[-1]
+        await s.save_chat(chat)
+        assert await s.get_chat(chat_id) == chat
+        assert await s.get_chat(chat_id + 100) is None
+
+    store.run(go())
+
+
+def test_sessions_and_transfers(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        chat_id = await s.create_chat(Chat(0, entity_type="LINES"))
+        session = Session(
+            0,
+            chat_id,
+            1,
+            9,
+            owner_type="user",
+            operator_id=2,
+            status=40,
+            queue_history=[2, 3],
+            date_create=1.25,
+        )
+        session_id = await s.create_session(session)
+        waiting = Session(0, chat_id, 1, 9, owner_type="queue")
+        await s.create_session(waiting)
+        assert await s.get_session(session_id) == session
+        assert (await s.open_session_of_chat(chat_id)) == waiting
+        assert await s.count_operator_load(2, 1, 50) == 1
+        assert await s.count_operator_load(2, 1, 40) == 0
+        assert [x.id for x in await s.open_sessions(operator_id=2)] == [session_id]
+        assert await s.waiting_session_ids(1, 10) == [waiting.id]
+        waiting.closed, waiting.spam, waiting.version = True, True, 3
+        await s.save_session(waiting)
+        assert await s.get_session(waiting.id) == waiting
+        assert await s.open_session_of_chat(chat_id) == session
+        assert await s.last_session_of_chat(chat_id) == waiting
+        rows = [
+            Transfer(0, session_id, chat_id, 1, "bot", 7, "queue", 1, "bot", "", 7, 10.0),
+            Transfer(0, session_id, chat_id, 1, "queue", 0, "user", 2, "routing", "", 0, 20.0),
+            Transfer(0, session_id, chat_id, 1, "user", 2, "user", 3, "operator", "why", 2, 30.0),
+        ]
+        for row in rows:
+            await s.add_transfer(row)
+        found, total = await s.list_transfers({"user_id": 2}, 0, 10, True)
+        assert found == rows[1:] and total == 2
+        found, total = await s.list_transfers(
+            {"chat_id": chat_id, "date_from": 15, "date_to": 30}, 1, 1, True
+        )
+        assert found == [rows[2]] and total == 2
+        assert await s.last_transfer_source(session_id) == ("user", 2, "user", 3)
+
+    store.run(go())
+
+
+# --- outbox, delivery, bindings ---------------------------------------------------------------------------
+
+
+def test_outbox_claims_deliveries_and_bindings(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        first = await s.add_event(OutboxEvent("ONIMBOTMESSAGEADD", {"n": 1}, "http://a/", 1), 10.0)
+        second = await s.add_event(OutboxEvent("ONIMBOTMESSAGEADD", {"n": 2}, "http://a/", 1), 10.0)
+        other = await s.add_event(OutboxEvent("ONIMBOTMESSAGEADD", {"n": 3}, "http://b/", 2), 10.0)
+        assert [r[0] for r in await s.pending_events()] == [first, second, other]
+        assert await s.next_due() == 10.0
+        claimed = await s.claim_due_events(10.0, 30.0, 10)
+        assert [d.id for d in claimed] == [first, other]  # the second waits behind the first
+        assert claimed[0].payload == {"n": 1} and claimed[0].claimed_until == 40.0
+        assert await s.claim_due_events(20.0, 30.0, 10) == []  # claimed until 40
+        await s.mark_failed(first, 1, 50.0, "boom")
+        retaken = await s.claim_due_events(60.0, 30.0, 10)
+        assert [d.id for d in retaken] == [first, other]  # 'other' had its lease expire: taken over
+        await s.add_delivery_attempt(first, 1, 60.0, 0.01, 500, "boom")
+        await s.mark_delivered(first, 2, 61.0)
+        await s.mark_dead(other, 5, "gone")
+        delivery = await s.get_delivery(first)
+        assert delivery is not None and delivery.status == "delivered" and delivery.attempts == 2
+        assert (await s.delivery_attempts(first))[0]["STATUS_CODE"] == 500
+        found, total = await s.list_deliveries({"status": "DEAD"}, 0, 10, True)
+        assert [d.id for d in found] == [other] and total == 1
+        assert await s.replay_delivery(other, 70.0) is True
+        assert await s.replay_delivery(other, 70.0) is False
+        assert await s.purge_deliveries(1000.0) == 1  # the delivered one
+        assert await s.get_delivery(first) is None
+        await s.set_delivery_owner(second, "app", "tok", 4)
+        owned = await s.get_delivery(second)
+        assert owned is not None and (owned.app_id, owned.app_token, owned.handler_id) == ("app", "tok", 4)
+
+        online = Binding(0, "app1", "onsessionstart", "http://h/", 0, False, "app", 1.0)
+        assert await s.bind_event(online) is not None
+        assert (
+            await s.bind_event(Binding(0, "app1", "ONSESSIONSTART", "http://h/", 0, False, "app", 1.0))
+            is None
+        )
+        await s.bind_event(Binding(0, "app1", "ONSESSIONSTART", "", 0, True, "app", 1.0))
+        assert await s.event_is_bound("onSessionStart") is True
+        assert [b.offline for b in await s.list_bindings("app1")] == [False, True]
+        handler = await s.handler_binding("bot-app", "ONIMBOTMESSAGEADD", "http://bot/", 1.0)
+        assert await s.handler_binding("bot-app", "ONIMBOTMESSAGEADD", "http://bot/", 2.0) == handler
+        broadcast = await s.add_event(OutboxEvent("ONSESSIONSTART", {"data": {"x": 1}}, "", 5), 80.0)
+        assert await s.expand_broadcasts(80.0) == 1
+        copies, _ = await s.list_deliveries({"event": "onsessionstart", "target": "http://h/"}, 0, 10, False)
+        assert [c.origin_id for c in copies] == [broadcast]
+        offline = await s.offline_events("app1", 10)
+        assert len(offline) == 1 and offline[0]["MESSAGE_ID"] == broadcast
+        await s.reserve_offline_events([offline[0]["ID"]], "proc")
+        assert await s.offline_events("app1", 10) == []
+        assert len(await s.offline_events("app1", 10, process_id="proc")) == 1
+        assert await s.clear_offline_events("app1", None, "proc") == 1
+        assert await s.unbind_event("app1", "onsessionstart", None, None, False) == 1
+        assert await s.event_is_bound("ONSESSIONSTART") is True  # the offline binding stays
+
+    store.run(go())
+
+
+def test_visitors(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        await s.save_visitor("hash", 1, "v1", 9, 4, 1.0)
+        assert await s.find_visitor(1, "v1") == ("hash", 9, 4)
+        assert await s.visitor_by_token("hash") == (1, "v1", 9, 4)
+        assert await s.find_visitor(2, "v1") is None
+
+    store.run(go())
+
+
+# --- routing --------------------------------------------------------------------------------------------
+
+
+def test_presence_timers_decisions_offers(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        assert (await s.get_presence(2)).known is False
+        state = await s.set_presence(2, 5.0, status="away")
+        assert (state.status, state.paused, state.last_seen) == ("away", False, 5.0)
+        paused = await s.set_presence(2, 6.0, paused=True)
+        assert (paused.status, paused.paused, paused.last_seen, paused.date_modify) == (
+            "away",
+            True,
+            5.0,
+            6.0,
+        )
+        assert await s.get_presence(2) == paused
+        await s.arm_timer(1, 1, "queue", 100.0, 1, 0.0)
+        await s.arm_timer(1, 1, "queue", 90.0, 2, 0.0)  # moved
+        await s.arm_timer(1, 1, "no_answer", 95.0, 2, 0.0)
+        await s.arm_timer(2, 2, "auto_close", 200.0, 0, 0.0)
+        assert [(t.kind, t.due, t.version) for t in await s.timers_of(1)] == [
+            ("queue", 90.0, 2),
+            ("no_answer", 95.0, 2),
+        ]
+        assert await s.next_timer_due() == 90.0
+        async with s.atomic():
+            taken = await s.take_due_timer(96.0)
+        assert taken is not None and taken.kind == "queue"
+        async with s.atomic():
+            fired = await s.take_due_timer(96.0)
+        assert fired is not None and fired.kind == "no_answer"
+        await s.arm_timer(1, 1, "no_answer", 500.0, 3, 0.0)  # a fired one-shot stays fired
+        assert await s.timers_of(1) == []
+        async with s.atomic():
+            assert await s.take_due_timer(150.0) is None
+        assert await s.cancel_timers(2, ("queue", "auto_close")) == 1
+        assert await s.drop_session_timers(1) == 1
+        record: dict[str, Any] = {
+            "session_id": 1,
+            "chat_id": 1,
+            "line_id": 1,
+            "cause": "queued",
+            "queue_type": "evenly",
+            "result": "assigned",
+            "operator_id": 2,
+            "transfer_id": 0,
+            "candidates": [{"user_id": 2, "verdict": "chosen"}],
+            "date_create": 3.5,
+        }
+        decision = await s.add_decision(record)
+        assert await s.decisions_of(1) == [{**record, "id": decision}]
+        assert await s.add_offers(1, 1, [3, 2, 3], 1.0) == [3, 2]
+        assert await s.add_offers(1, 1, [2, 4], 1.0) == [4]
+        assert await s.offers_of(1) == [2, 3, 4]
+        assert await s.clear_offers(1) == 3
+
+    store.run(go())
+
+
+# --- transactions, locks, claims --------------------------------------------------------------------------
+
+
+def test_atomic_rolls_back_on_an_exception(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        await s.set_meta("kept", "1")
+        with pytest.raises(Boom):
+            async with s.atomic():
+                await s.set_meta("lost", "1")
+                async with s.atomic():  # nested: joins the outer transaction
+                    await s.create_chat(Chat(0, title="lost too"))
+                raise Boom
+        assert await s.get_meta("lost") is None
+        assert await s.get_chat(1) is None
+        async with s.atomic():
+            await s.set_meta("committed", "1")
+            async with s.atomic():
+                await s.set_meta("inner", "1")
+        assert await s.get_meta("committed") == await s.get_meta("inner") == "1"
+        assert await s.get_meta("kept") == "1"
+
+    store.run(go())
+
+
+def test_lock_chat_holds_the_row_until_the_transaction_ends(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        chat_id = await s.create_chat(Chat(0, entity_type="LINES"))
+        async with s.atomic():
+            locked = await s.lock_chat(chat_id)
+            assert locked is not None and locked.id == chat_id
+            assert await s.lock_chat(chat_id + 1) is None  # missing: no conflict
+            if store.dialect == "postgresql":
+                holding = asyncio.Event()
+
+                async def other() -> None:  # another task: another connection, another transaction
+                    async with s.atomic():
+                        holding.set()
+                        await s.lock_chat(chat_id)
+
+                with pytest.raises(LockConflict):
+                    await asyncio.gather(other())
+                assert holding.is_set()
+        async with s.atomic():  # released at commit
+            assert await s.lock_chat(chat_id) is not None
+
+    store.run(go())
+
+
+def test_concurrent_claims_never_share_a_row(store: Harness) -> None:
+    """Many claimers at once (separate connections on PostgreSQL): each outbox row and each timer
+    goes to exactly one of them."""
+    s = store.store
+
+    async def go() -> None:
+        for i in range(60):
+            await s.add_event(OutboxEvent("E", {"i": i}, f"http://h{i}/", i), 1.0)
+        for i in range(40):
+            await s.arm_timer(i + 1, i + 1, "queue", 1.0 + i / 100, 0, 0.0)
+
+        async def claimer() -> list[int]:
+            got: list[int] = []
+            while True:
+                batch = await s.claim_due_events(5.0, 60.0, 7)
+                if not batch:
+                    return got
+                got += [d.id for d in batch]
+
+        async def timer_taker() -> list[int]:
+            got: list[int] = []
+            while True:
+                async with s.atomic():
+                    timer = await s.take_due_timer(5.0)
+                if timer is None:
+                    return got
+                got.append(timer.id)
+
+        outbox = await asyncio.gather(*(claimer() for _ in range(6)))
+        timers = await asyncio.gather(*(timer_taker() for _ in range(6)))
+        every = [i for part in outbox for i in part]
+        assert len(every) == len(set(every)) == 60
+        taken = [i for part in timers for i in part]
+        assert len(taken) == len(set(taken)) == 40
+
+    store.run(go())
