@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -162,8 +163,6 @@ def test_customer_zero_hands_over_to_the_queue(api: httpx.Client, bot_dialogue: 
 
 
 def test_simultaneous_first_messages_make_one_visitor(bots_server: Any) -> None:
-    import asyncio
-
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(base_url=bots_server.url, timeout=30) as client:
             body = {"visitor": "w-burst", "text": "hello?"}
