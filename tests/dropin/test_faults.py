@@ -55,6 +55,9 @@ def test_a_delay_moves_the_fake_clock_and_the_call_succeeds(faults: Api) -> None
     faults.ok("openlines.fault.add", {"METHOD": "user.current", "DELAY": 30, "ERROR": "QUERY_LIMIT_EXCEEDED"})
     assert faults.post("user.current").status_code == 503  # a slow failure
     assert faults.now() == pytest.approx(before + 120.5)
+    faults.ok("openlines.fault.add", {"METHOD": "user.current", "DELAY": 0.05, "SLEEP": "Y"})
+    assert faults.ok("user.current")["ID"] == "1"  # slept in real time: the fake clock stays
+    assert faults.now() == pytest.approx(before + 120.5)
 
 
 def test_probability_and_wildcard(faults: Api) -> None:

@@ -30,10 +30,11 @@ def book(services: Services) -> FaultBook:
     return found
 
 
-async def _delay(services: Services, seconds: float) -> None:
-    """Sleep on the real clock; on a fake clock move it forward instead (and count it as call time)."""
+async def _delay(services: Services, seconds: float, sleep: bool = False) -> None:
+    """Sleep on the real clock; on a fake clock move it forward instead (and count it as call time),
+    unless ``sleep`` asks for real time anyway."""
     clock = services.clock
-    if isinstance(clock, FakeClock):
+    if isinstance(clock, FakeClock) and not sleep:
         from openlines.methods.openlines_clock import ON_CLOCK_ADVANCED
 
         now = clock.advance(seconds)
@@ -51,7 +52,7 @@ async def before_rest_call(services: Services, faults: FaultBook, method: str) -
     if fault is None:
         return
     if fault.delay:
-        await _delay(services, fault.delay)
+        await _delay(services, fault.delay, fault.sleep)
     if fault.error or fault.status:
         raise fault_error(fault.error, fault.status, fault.description)
 
@@ -65,7 +66,7 @@ async def delivery_error(services: Services, event: str, url: str) -> str:
     if fault is None:
         return ""
     if fault.delay:
-        await _delay(services, fault.delay)
+        await _delay(services, fault.delay, fault.sleep)
     if fault.error or fault.status:
         error = fault_error(fault.error, fault.status, fault.description)
         return f"injected fault: HTTP {error.status} {error.code}"

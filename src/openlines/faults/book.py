@@ -26,6 +26,7 @@ class Fault:
     error: str = ""
     status: int | None = None
     delay: float = 0.0
+    sleep: bool = False  # sleep in real time even on a fake clock (to trip a client's HTTP timeout)
     description: str = ""
     count: int | None = None  # remaining hits; None with a probability
     probability: float | None = None
@@ -51,6 +52,7 @@ class Fault:
             "ERROR": self.error,
             "STATUS": self.status,
             "DELAY": self.delay,
+            "SLEEP": self.sleep,
             "DESCRIPTION": self.description,
             "COUNT": self.count,
             "PROBABILITY": self.probability,

@@ -72,6 +72,7 @@ def _fault(call: Call) -> Fault:
         error=error,
         status=int(status) if status is not None else None,
         delay=delay,
+        sleep=php.php_truthy(call.get("SLEEP")) and call.str("SLEEP").upper() != "N",
         description=call.str("DESCRIPTION")[:500],
         count=None if probability is not None else int(count or 1),
         probability=probability,
@@ -88,6 +89,9 @@ def register(registry: Registry) -> None:
         Param("ERROR", "string", False, "Answer this error code, with the status the real server gives it"),
         Param("STATUS", "integer", False, "Answer this HTTP status (400-599), or override ERROR's status"),
         Param("DELAY", "any", False, "Seconds to wait first; a fake clock is moved forward instead"),
+        Param(
+            "SLEEP", "boolean", False, "Y: DELAY sleeps in real time even on a fake clock (client timeouts)"
+        ),
         Param("COUNT", "integer", False, "Fire on the next COUNT matches (default 1)"),
         Param("PROBABILITY", "any", False, "Or fire on each match with this probability (0-1)"),
         Param("TARGET", "string", False, "rest (default) or delivery (event deliveries to handlers)"),
