@@ -583,3 +583,25 @@ def test_command_update(api: httpx.Client, dialog: dict[str, Any]) -> None:
         "CLIENT_ID": app,
     }
     assert ok(api, "imbot.command.register", again) == command_id
+
+
+def test_message_like(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    app = dialog["app"]
+    customer_message = history(api, dialog["chat"])[-1]["id"]
+    like = {"MESSAGE_ID": customer_message, "CLIENT_ID": app}
+    assert ok(api, "imbot.message.like", like) is True  # auto: toggles on
+    assert history(api, dialog["chat"])[-1]["params"]["LIKE"] == [dialog["bot"]]
+    unchanged = (400, "WITHOUT_CHANGES", "Action completed without changes")
+    assert error(call(api, "imbot.message.like", {**like, "ACTION": "plus"})) == unchanged
+    assert ok(api, "imbot.message.like", like) is True  # auto: toggles off
+    assert "LIKE" not in history(api, dialog["chat"])[-1]["params"]
+    assert error(call(api, "imbot.message.like", {**like, "ACTION": "minus"})) == unchanged
+    assert error(call(api, "imbot.message.like", {"CLIENT_ID": app})) == (
+        400,
+        "MESSAGE_ID_ERROR",
+        "Message ID can't be empty",
+    )
+    assert (
+        error(call(api, "imbot.message.like", {"MESSAGE_ID": 99999999, "CLIENT_ID": app}))[1]
+        == "MESSAGE_ID_ERROR"
+    )

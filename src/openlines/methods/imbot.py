@@ -439,6 +439,41 @@ def register(registry: Registry) -> None:
         return True
 
     @registry.method(
+        "imbot.message.like",
+        SCOPE,
+        Param("BOT_ID", "integer"),
+        Param("MESSAGE_ID", "integer", True),
+        Param("ACTION", "string", description="auto (default: toggle), plus or minus"),
+        Param("CLIENT_ID", "string"),
+        description="The bot likes (or stops liking) a message in one of its chats.",
+        session_auth=False,
+    )
+    async def imbot_message_like(call: Call) -> bool:
+        bot = await resolve_bot(call, call.int("BOT_ID"))
+        message_id = call.int("MESSAGE_ID")
+        if message_id <= 0:
+            raise mp.message_id_error()
+        action = call.get("ACTION")
+        action = action if action in ("plus", "minus") else "auto"
+        store = call.services.store
+        async with store.atomic():
+            message = await store.get_message(message_id)
+            if message is None or not await store.is_member(message.chat_id, bot.id):
+                raise mp.message_id_error()
+            likes = [php.php_int(u) for u in php.as_items(message.params.get("LIKE")) if php.php_int(u) > 0]
+            liked = bot.id in likes
+            wanted = not liked if action == "auto" else action == "plus"
+            if wanted == liked:
+                raise _error("WITHOUT_CHANGES", "Action completed without changes")
+            likes = [*likes, bot.id] if wanted else [u for u in likes if u != bot.id]
+            if likes:
+                message.params["LIKE"] = likes
+            else:
+                message.params.pop("LIKE", None)
+            await store.save_message(message)
+        return True
+
+    @registry.method(
         "imbot.chat.sendTyping",
         SCOPE,
         Param("BOT_ID", "integer"),
