@@ -134,3 +134,16 @@ def test_a_documented_bot_meets_a_customer(api: httpx.Client, receiver: Receiver
     ok(api, "imbot.unregister", {"BOT_ID": bot_id, "CLIENT_ID": app})
     deleted = receiver.next("ONIMBOTDELETE")
     assert deleted["data"] == {"BOT_ID": str(bot_id), "BOT_CODE": "eventbot"}
+
+
+def test_in_a_group_chat_the_bot_hears_only_mentions(api: httpx.Client, receiver: Receiver) -> None:
+    app = "group-events-app"
+    bot_id = register_bot(api, app, "groupbot", TYPE="B", EVENT_HANDLER=receiver.url)
+    chat_id = ok(api, "imbot.chat.add", {"TITLE": "Ops", "USERS": [1], "CLIENT_ID": app})
+    ok(api, "im.message.add", {"DIALOG_ID": f"chat{chat_id}", "MESSAGE": "hello everyone"})
+    mention = f"[USER={bot_id}]Groupbot[/USER] status please"
+    mentioned = ok(api, "im.message.add", {"DIALOG_ID": f"chat{chat_id}", "MESSAGE": mention})
+    params = receiver.next("ONIMBOTMESSAGEADD")["data"]["PARAMS"]
+    assert params["MESSAGE_ID"] == str(mentioned)  # the first message reached no bot
+    assert params["DIALOG_ID"] == f"chat{chat_id}" and params["MESSAGE_TYPE"] == "C"
+    assert params["CHAT_TITLE"] == "Ops" and params["CHAT_ENTITY_TYPE"] == ""

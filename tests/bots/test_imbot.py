@@ -605,3 +605,54 @@ def test_message_like(api: httpx.Client, dialog: dict[str, Any]) -> None:
         error(call(api, "imbot.message.like", {"MESSAGE_ID": 99999999, "CLIENT_ID": app}))[1]
         == "MESSAGE_ID_ERROR"
     )
+
+
+def test_group_chats(api: httpx.Client, dialog: dict[str, Any]) -> None:
+    app, bot = dialog["app"], dialog["bot"]
+    base = {"CLIENT_ID": app}
+    chat_id = ok(
+        api, "imbot.chat.add", {**base, "TITLE": "Team", "USERS": [2, 3, 999999], "MESSAGE": "Welcome, team"}
+    )
+    chat = ok(api, "im.chat.get", {"CHAT_ID": chat_id})
+    assert chat["type"] == "chat" and chat["name"] == "Team" and chat["owner"] == bot
+    assert sorted(ok(api, "imbot.chat.user.list", {**base, "CHAT_ID": chat_id})) == sorted([bot, 2, 3])
+    assert history(api, chat_id)[0]["text"] == "Welcome, team"
+
+    assert ok(api, "imbot.chat.user.add", {**base, "CHAT_ID": chat_id, "USERS": [4]}) is True
+    again = (400, "WRONG_REQUEST", "You don't have access or user already member in chat")
+    assert error(call(api, "imbot.chat.user.add", {**base, "CHAT_ID": chat_id, "USERS": [4]})) == again
+    not_array = call(api, "imbot.chat.user.add", {**base, "CHAT_ID": chat_id, "USERS": "4"})
+    assert error(not_array) == (400, "WRONG_REQUEST", "User IDs must be passed in array format")
+    assert ok(api, "imbot.chat.user.delete", {**base, "CHAT_ID": chat_id, "USER_ID": 4}) is True
+    assert error(call(api, "imbot.chat.user.delete", {**base, "CHAT_ID": chat_id, "USER_ID": 4})) == again
+    assert error(call(api, "imbot.chat.user.delete", {**base, "CHAT_ID": chat_id})) == (
+        400,
+        "USER_ID_EMPTY",
+        "User ID can't be empty",
+    )
+    assert error(call(api, "imbot.chat.user.add", {**base, "USERS": [4]})) == (
+        400,
+        "CHAT_ID_EMPTY",
+        "Chat ID can't be empty",
+    )
+
+    # Open Lines chats change members through hand-overs, not through the bot
+    assert error(call(api, "imbot.chat.user.add", {**base, "CHAT_ID": dialog["chat"], "USERS": [4]})) == again
+    assert error(call(api, "imbot.chat.user.delete", {**base, "CHAT_ID": dialog["chat"], "USER_ID": 2})) == (
+        403,
+        "ACCESS_ERROR",
+        "It is forbidden to delete users of this chat",
+    )
+    assert error(call(api, "imbot.chat.add", {**base, "USERS": "2"})) == (
+        400,
+        "INVALID_FORMAT",
+        "Parameter USERS has wrong type",
+    )
+    assert error(call(api, "imbot.chat.add", {**base, "ENTITY_TYPE": "LINES", "ENTITY_ID": "x|1|2|3"})) == (
+        400,
+        "WRONG_REQUEST",
+        "Chat can't be created",
+    )
+    bound = ok(api, "imbot.chat.add", {**base, "TYPE": "OPEN", "ENTITY_TYPE": "CRM", "ENTITY_ID": "DEAL|7"})
+    assert ok(api, "imbot.chat.get", {"ENTITY_TYPE": "CRM", "ENTITY_ID": "DEAL|7"}) == {"ID": bound}
+    assert ok(api, "im.chat.get", {"CHAT_ID": bound})["type"] == "open"

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from openlines.domain.bot_commands import BotCommand
-from openlines.domain.openlines import Bot, Message
+from openlines.domain.openlines import Bot, Chat, Message
 from openlines.domain.users import User
 from openlines.engine import events
 from openlines.engine.bots import WEBHOOK_APP_PREFIX, app_id_for, bot_not_found, bot_of_other_app, resolve_bot
@@ -532,6 +532,7 @@ def register(registry: Registry) -> None:
 
     _register_commands(registry)
     _register_lookups(registry)
+    _register_group_chats(registry)
 
 
 def _soft_delete(message: Message, now: float) -> None:
@@ -721,4 +722,131 @@ def _register_lookups(registry: Registry) -> None:
                 if key in fields:
                     setattr(command, key.lower(), fields[key] == "Y")
             await store.save_command(command)
+        return True
+
+
+def _user_ids(value: Any) -> list[int] | None:
+    """USERS as a list of positive ids (JSON list or bracket form); None when it is not an array."""
+    if not isinstance(value, (list, dict)):
+        return None
+    return list(dict.fromkeys(u for u in (php.php_int(v) for v in php.as_items(value)) if u > 0))
+
+
+async def _group_of_bot(call: Call, bot: Bot) -> int:
+    """CHAT_ID of a group chat the bot is in (CHAT_ID_EMPTY, or 403 ACCESS_ERROR)."""
+    chat_id = call.int("CHAT_ID")
+    if chat_id <= 0:
+        raise _error("CHAT_ID_EMPTY", "Chat ID can't be empty")
+    if not await call.services.store.is_member(chat_id, bot.id):
+        raise _error("ACCESS_ERROR", "Action unavailable", 403)
+    return chat_id
+
+
+def _register_group_chats(registry: Registry) -> None:
+    @registry.method(
+        "imbot.chat.add",
+        SCOPE,
+        Param("TYPE", "string", description="CHAT (default) or OPEN"),
+        Param("TITLE", "string"),
+        Param("DESCRIPTION", "string"),
+        Param("MESSAGE", "string", description="A first notice in the new chat"),
+        Param("USERS", "array", description="User ids to add beside the bot"),
+        Param("ENTITY_TYPE", "string"),
+        Param("ENTITY_ID", "string"),
+        Param("BOT_ID", "integer"),
+        Param("CLIENT_ID", "string"),
+        description="The bot creates a group chat; answers its id.",
+        session_auth=False,
+    )
+    async def imbot_chat_add(call: Call) -> int:
+        bot = await resolve_bot(call, call.int("BOT_ID"))
+        users: list[int] = []
+        if call.has("USERS"):
+            found = _user_ids(call.get("USERS"))
+            if found is None:
+                raise _error("INVALID_FORMAT", "Parameter USERS has wrong type")
+            users = found
+        entity_type = call.str("ENTITY_TYPE") if php.is_scalar(call.get("ENTITY_TYPE")) else ""
+        if entity_type.upper() in ("LINES", "LIVECHAT", mp.PRIVATE):  # those chats are made by dialogues
+            raise _error("WRONG_REQUEST", "Chat can't be created")
+        services = call.services
+        store = services.store
+        async with store.atomic():
+            now = services.clock.now()
+            title = call.str("TITLE") if php.is_scalar(call.get("TITLE")) else ""
+            chat = Chat(
+                id=0,
+                type="O" if call.get("TYPE") == "OPEN" else "C",
+                entity_type=entity_type,
+                entity_id=call.str("ENTITY_ID") if php.is_scalar(call.get("ENTITY_ID")) else "",
+                title=title.strip(),
+                author_id=bot.id,
+                date_create=now,
+            )
+            await store.create_chat(chat)
+            await store.add_member(chat.id, bot.id, now, manager=True)
+            for user_id in users:
+                user = await store.get_user(user_id)
+                if user is not None and user.active and user.kind != "customer":
+                    await store.add_member(chat.id, user_id, now)
+            text = _text(call.params)
+            if text:
+                await post(services, chat, bot.id, text, system=True, author=await _bot_user(services, bot))
+        return chat.id
+
+    @registry.method(
+        "imbot.chat.user.add",
+        SCOPE,
+        Param("CHAT_ID", "integer", True),
+        Param("USERS", "array", True),
+        Param("HIDE_HISTORY", "string"),
+        Param("BOT_ID", "integer"),
+        Param("CLIENT_ID", "string"),
+        description="The bot adds users to a group chat it is in.",
+        session_auth=False,
+    )
+    async def imbot_chat_user_add(call: Call) -> bool:
+        bot = await resolve_bot(call, call.int("BOT_ID"))
+        chat_id = await _group_of_bot(call, bot)
+        users = _user_ids(call.get("USERS"))
+        if users is None:
+            raise _error("WRONG_REQUEST", "User IDs must be passed in array format")
+        services = call.services
+        store = services.store
+        async with store.atomic():
+            chat = await store.get_chat(chat_id)
+            if chat is None or chat.type not in ("C", "O"):  # Open Lines members change by hand-over
+                raise _error("WRONG_REQUEST", "You don't have access or user already member in chat")
+            added = False
+            for user_id in users:
+                user = await store.get_user(user_id)
+                if user is not None and user.active and user.kind != "customer":
+                    added = await store.add_member(chat_id, user_id, services.clock.now()) or added
+            if not added:
+                raise _error("WRONG_REQUEST", "You don't have access or user already member in chat")
+        return True
+
+    @registry.method(
+        "imbot.chat.user.delete",
+        SCOPE,
+        Param("CHAT_ID", "integer", True),
+        Param("USER_ID", "integer", True),
+        Param("BOT_ID", "integer"),
+        Param("CLIENT_ID", "string"),
+        description="The bot removes a user from a group chat it is in.",
+        session_auth=False,
+    )
+    async def imbot_chat_user_delete(call: Call) -> bool:
+        bot = await resolve_bot(call, call.int("BOT_ID"))
+        chat_id = await _group_of_bot(call, bot)
+        user_id = call.int("USER_ID")
+        if user_id <= 0:
+            raise _error("USER_ID_EMPTY", "User ID can't be empty")
+        store = call.services.store
+        async with store.atomic():
+            chat = await store.get_chat(chat_id)
+            if chat is None or chat.type not in ("C", "O"):
+                raise _error("ACCESS_ERROR", "It is forbidden to delete users of this chat", 403)
+            if not await store.remove_member(chat_id, user_id):
+                raise _error("WRONG_REQUEST", "You don't have access or user already member in chat")
         return True
