@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +32,21 @@ class SqliteBase:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
         self._depth = 0
+        self._checkpointer: Checkpointer | None = None
+
+    async def start_background(self) -> None:
+        """Move WAL checkpoints off the event loop (the server calls this; short CLI runs do not).
+
+        A checkpoint copies the WAL into the database file and fsyncs it: milliseconds on a busy disk.
+        Run inline (SQLite's default every 1,000 pages) it stalls whichever request commits at that
+        moment and every request queued behind it. A thread with its own connection does it instead;
+        the inline autocheckpoint stays only as a far-off safety net.
+        """
+        if self.path == ":memory:" or self._checkpointer is not None:
+            return
+        self.db.execute("PRAGMA wal_autocheckpoint=16384")
+        self._checkpointer = Checkpointer(self.path)
+        self._checkpointer.start()
 
     async def migrate(self) -> list[int]:
         db = self.db
@@ -56,6 +74,9 @@ class SqliteBase:
         return applied
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.db.close()
 
     @asynccontextmanager
@@ -88,3 +109,36 @@ def _statements(sql: str) -> list[str]:
     """Split a migration file into statements (our migrations keep ``--`` and ``;`` out of literals)."""
     lines = [line.split("--", 1)[0] for line in sql.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+class Checkpointer(threading.Thread):
+    """Checkpoints the WAL from a second connection whenever it has grown past ``threshold`` bytes.
+
+    PASSIVE checkpoints never block the writer; they copy what is already committed.
+    """
+
+    def __init__(self, path: str, interval: float = 0.25, threshold: int = 4 * 1024 * 1024) -> None:
+        super().__init__(name="openlines-sqlite-checkpoint", daemon=True)
+        self.path = path
+        self.wal = path + "-wal"
+        self.interval = interval
+        self.threshold = threshold
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            return
+        with contextlib.closing(db):
+            db.execute("PRAGMA busy_timeout=1000")
+            while not self._halt.wait(self.interval):
+                try:
+                    if os.path.getsize(self.wal) >= self.threshold:
+                        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except (OSError, sqlite3.Error):
+                    continue  # no WAL yet, or busy: try again at the next tick
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)

@@ -140,6 +140,9 @@ class PgBase:
             except _UNAVAILABLE:
                 pool.terminate()
 
+    async def start_background(self) -> None:
+        """Nothing to run beside the server: PostgreSQL checkpoints by itself."""
+
     async def migrate(self) -> list[int]:
         """Apply the numbered PostgreSQL migrations once, under an advisory lock, so workers that
         start together on a fresh database migrate once and the others wait, then find nothing to do."""
