@@ -184,6 +184,7 @@ async def _serve(cfg: Config, fake_clock: bool) -> None:
         fail(str(exc))
         return
     services = boot.services
+    services.startup.insert(0, services.store.start_background)
     services.shutdown.append(services.store.close)
     from openlines.delivery import install as install_delivery
     from openlines.limits import install as install_limits
