@@ -468,7 +468,9 @@ def test_odd_values_never_break_the_server(api: httpx.Client, value: Any) -> Non
     register_bot(api, "odd", "odd")
     methods = ("imbot.message.add", "imbot.message.update", "imbot.message.delete", "imbot.chat.leave")
     methods += ("imbot.chat.get", "imbot.command.answer", "im.dialog.messages.get", "im.chat.get")
-    methods += ("im.message.add", "im.dialog.read")
+    methods += ("im.message.add", "im.dialog.read", "imbot.message.like", "imbot.dialog.get")
+    methods += ("imbot.chat.add", "imbot.chat.user.add", "imbot.chat.user.delete", "imbot.chat.user.list")
+    methods += ("imbot.command.update", "imbot.update", "imbot.register")
     for method in methods:
         params = {
             "BOT_ID": value,
@@ -481,6 +483,14 @@ def test_odd_values_never_break_the_server(api: httpx.Client, value: Any) -> Non
             "ENTITY_TYPE": value,
             "ENTITY_ID": value,
             "COMMAND_ID": value,
+            "USERS": value,
+            "USER_ID": value,
+            "ACTION": value,
+            "FIELDS": value,
+            "TITLE": value,
+            "CODE": value,
+            "PROPERTIES": value,
+            "EVENT_HANDLER": value,
             "MESSAGE": value,
             "KEYBOARD": value,
             "ATTACH": value,
