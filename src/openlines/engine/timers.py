@@ -36,7 +36,7 @@ async def arm(services: Services, session: Session, kind: rules.TimerKind, due: 
     )
     scheduler = services.extras.get(SCHEDULER)
     if isinstance(scheduler, Scheduler):
-        scheduler.wake()
+        scheduler.armed(due)
 
 
 async def _fire(services: Services, timer: rules.Timer) -> None:
@@ -115,9 +115,19 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self.seen = services.clock.now()  # the fake clock's time at the last run (see on_clock_advanced)
+        self.waiting_for: float | None = None  # the due time the real-clock loop sleeps until
 
     def wake(self) -> None:
         self._wake.set()
+
+    def armed(self, due: float) -> None:
+        """A timer was armed: wake only if it is due before what the scheduler is waiting for."""
+        clock = self.services.clock
+        if clock.fake:
+            if due <= clock.now():
+                self._wake.set()
+        elif self.waiting_for is None or due < self.waiting_for:
+            self._wake.set()
 
     async def start(self) -> None:
         self._stopping = False
@@ -155,8 +165,10 @@ class Scheduler:
             if timeout == 0.0:
                 await asyncio.sleep(0)
                 continue
+            self.waiting_for = None if timeout is None else clock.now() + timeout
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+            self.waiting_for = None
 
     async def catch_up(self, target: float) -> int:
         """Fake clock moved to ``target``: run every timer due by then in due order, the clock set to
