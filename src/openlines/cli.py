@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import secrets as pysecrets
 import sys
 from collections.abc import Coroutine
@@ -125,6 +126,10 @@ def serve(
         str | None,
         typer.Option("--limits", help="Emulate the cloud's limits: off, cloud or enterprise (default: off)."),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option("--workers", help="Worker processes sharing the port (more than 1 needs PostgreSQL)."),
+    ] = 1,
 ) -> None:
     """Run the server."""
     cfg = load_config(config, demo=demo, db=db)
@@ -152,10 +157,15 @@ def serve(
             fail(f"--limits must be one of {', '.join(PRESETS)}", 2)
         cfg.limits.preset = limits.lower()
     logs.configure(logging.INFO if server.access_log else logging.WARNING)
+    if workers != 1:  # scale-out lane: a supervisor forks the workers (openlines.workers)
+        from openlines.workers import serve_workers
+
+        serve_workers(cfg, fake_clock, workers, _serve, run, fail)
+        return
     run(_serve(cfg, fake_clock))
 
 
-async def _serve(cfg: Config, fake_clock: bool) -> None:
+async def _serve(cfg: Config, fake_clock: bool, sockets: tuple[Any, Any] | None = None) -> None:
     from openlines import httpserver
     from openlines.portal import bootstrap
     from openlines.store.base import StoreUnavailable
@@ -170,8 +180,11 @@ async def _serve(cfg: Config, fake_clock: bool) -> None:
         made = ensure_local_tls(folder)
         server.tls_cert, server.tls_key, ca_path = str(made.cert), str(made.key), made.ca
     try:
-        main_socket = httpserver.bind(server.host, server.port)
-        plain_socket = httpserver.bind(server.host, server.http_port) if server.http_port else None
+        if sockets is not None:  # a worker of serve --workers: the supervisor bound them
+            main_socket, plain_socket = sockets
+        else:
+            main_socket = httpserver.bind(server.host, server.port)
+            plain_socket = httpserver.bind(server.host, server.http_port) if server.http_port else None
     except httpserver.PortInUse as exc:
         fail(str(exc))
         return
@@ -191,11 +204,16 @@ async def _serve(cfg: Config, fake_clock: bool) -> None:
 
     install_delivery(services)  # after store.close: shutdown runs in reverse, so the worker stops first
     install_limits(services)  # drop-in lane
-    _banner(cfg, services, ca_path, plain_socket)
+    if sockets is None or os.environ.get("OPENLINES_WORKER") == "0":
+        _banner(cfg, services, ca_path, plain_socket)
     ssl = (server.tls_cert, server.tls_key) if server.tls_cert else None
-    await httpserver.serve(
-        build_app(services), main_socket, access_log=server.access_log, ssl=ssl, plain=plain_socket
-    )
+    asgi = build_app(services)
+    if services.clock.fake and services.store.dialect == "postgresql":  # one fake clock for all workers
+        from openlines.workers import adopt_clock, shared_clock
+
+        await adopt_clock(services)
+        asgi = shared_clock(asgi, services)
+    await httpserver.serve(asgi, main_socket, access_log=server.access_log, ssl=ssl, plain=plain_socket)
 
 
 def _data_dir(db: str) -> Path:

@@ -43,10 +43,14 @@ class PgOpenLines(PgBase):
     async def _insert(self, table: str, names: list[str], record: Any, with_id: bool = False) -> int:
         cols = names if with_id else [n for n in names if n != "id"]
         values = [_to_db(n, getattr(record, n)) for n in cols]
+        conflict = " ON CONFLICT (id) DO NOTHING" if with_id else ""
         new_id = await self.fetchval(
-            f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) RETURNING id",
+            f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){conflict} RETURNING id",
             *values,
         )
+        if new_id is None:  # another worker inserted the same explicit id first: ours is an update
+            await self._update(table, names, record)
+            return int(record.id)
         if with_id and table in _SEQUENCED:
             await self.fetchval(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
@@ -92,7 +96,8 @@ class PgOpenLines(PgBase):
             }
             await self.execute("DELETE FROM line_queue WHERE line_id = ?", line_id)
             await self.executemany(
-                "INSERT INTO line_queue(line_id, user_id, sort, last_activity) VALUES (?,?,?,?)",
+                "INSERT INTO line_queue(line_id, user_id, sort, last_activity) VALUES (?,?,?,?) "
+                "ON CONFLICT (line_id, user_id) DO UPDATE SET sort = excluded.sort",  # a concurrent writer
                 [
                     (line_id, uid, i * 10, float(kept.get(uid, 0.0)))
                     for i, uid in enumerate(dict.fromkeys(user_ids))

@@ -1,0 +1,195 @@
+"""Several worker processes on one machine: ``openlines serve --workers N``.
+
+The supervisor binds the listening sockets, prepares the database once (migrations, the portal
+secret, the configuration: so workers starting together never race to create them), then forks N
+workers that share the sockets; the kernel hands each connection to one of them. A worker that dies
+is started again. Only with PostgreSQL: a SQLite file has one writer and is owned by one process.
+
+No state that matters lives in a worker. The fake clock is the one exception made to work: its time
+is kept in the database (``meta.fake_clock_now``) and every request reads it first, and publishes it
+when the request moved the clock (``openlines.clock.advance`` on any worker moves it for all).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from openlines.clock import FakeClock
+from openlines.config import Config
+from openlines.services import Services
+
+log = logging.getLogger("openlines.workers")
+
+CLOCK_KEY = "fake_clock_now"
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+ServeFn = Callable[[Config, bool, tuple[socket.socket, socket.socket | None]], Coroutine[Any, Any, None]]
+
+
+class WorkersRefused(Exception):
+    """``--workers`` cannot be used with this configuration (the message says why)."""
+
+
+def check(cfg: Config, workers: int) -> None:
+    if workers < 1:
+        raise WorkersRefused("--workers must be at least 1")
+    if workers > 1 and not cfg.server.db.startswith(("postgresql://", "postgres://")):
+        raise WorkersRefused(
+            "--workers > 1 needs PostgreSQL (--db postgresql://…): a SQLite file has a single writer and "
+            "its locks, timers and delivery claims live in one process, so several workers on it would "
+            "wait on each other and could deliver an event twice. Run one worker on SQLite."
+        )
+
+
+# --- the fake clock, shared through the database -------------------------------------------------
+
+
+async def adopt_clock(services: Services, reset: bool = False) -> None:
+    """Take the shared fake time from the database, or publish ours when there is none (or ``reset``)."""
+    clock = services.clock
+    if not isinstance(clock, FakeClock):
+        return
+    stored = None if reset else await services.store.get_meta(CLOCK_KEY)
+    if stored:
+        clock.set(float(stored))
+    else:
+        await services.store.set_meta(CLOCK_KEY, repr(clock.now()))
+
+
+def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
+    """Wrap the app so each HTTP request first reads the shared fake time, and a request that moved
+    the clock publishes the new time before its answer is complete."""
+    clock = services.clock
+    if not isinstance(clock, FakeClock):
+        return app
+    fake: FakeClock = clock
+    store = services.store
+
+    async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        try:
+            stored = await store.get_meta(CLOCK_KEY)
+        except Exception:  # the store is down: the request answers 503 itself
+            stored = None
+        if stored:
+            fake.set(float(stored))
+        before = fake.now()
+        await app(scope, receive, send)
+        if fake.now() != before:
+            await store.set_meta(CLOCK_KEY, repr(fake.now()))
+
+    return wrapped
+
+
+# --- the supervisor -------------------------------------------------------------------------------------
+
+
+def serve_workers(
+    cfg: Config,
+    fake_clock: bool,
+    workers: int,
+    serve: ServeFn,
+    run: Callable[[Coroutine[Any, Any, Any]], Any],
+    fail: Callable[[str], None],
+) -> None:
+    """Bind, prepare the database, fork ``workers`` processes and keep them running until SIGTERM/SIGINT."""
+    from openlines import httpserver
+    from openlines.portal import bootstrap
+    from openlines.store.base import StoreUnavailable
+
+    server = cfg.server
+    try:
+        check(cfg, workers)
+    except WorkersRefused as exc:
+        fail(str(exc))
+        return
+    try:
+        main_socket = httpserver.bind(server.host, server.port)
+        plain_socket = httpserver.bind(server.host, server.http_port) if server.http_port else None
+    except httpserver.PortInUse as exc:
+        fail(str(exc))
+        return
+    if server.port == 0:
+        server.port = main_socket.getsockname()[1]
+
+    async def prepare() -> None:
+        boot = await bootstrap(cfg, fake_clock=fake_clock)
+        try:
+            await adopt_clock(boot.services, reset=True)
+        finally:
+            await boot.services.store.close()
+
+    try:
+        run(prepare())
+    except StoreUnavailable as exc:
+        main_socket.close()
+        fail(str(exc))
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sockets = (main_socket, plain_socket)
+    children: dict[int, int] = {}
+    stopping = False
+
+    def spawn(index: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            code = 0
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                os.environ["OPENLINES_WORKER"] = str(index)
+                run(serve(cfg, fake_clock, sockets))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+        children[pid] = index
+
+    def stop(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for index in range(workers):
+        spawn(index)
+    started = dict.fromkeys(range(workers), time.monotonic())
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        index = children.pop(pid, -1)
+        if index < 0 or stopping:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        print(f"openlines: worker {index} (pid {pid}) exited with {code}; starting it again", file=sys.stderr)
+        if time.monotonic() - started.get(index, 0.0) < 1.0:
+            time.sleep(1.0)  # a worker that cannot start is not restarted in a tight loop
+        started[index] = time.monotonic()
+        spawn(index)
+    main_socket.close()
+    if plain_socket is not None:
+        plain_socket.close()
+
+
+__all__ = ["CLOCK_KEY", "WorkersRefused", "adopt_clock", "check", "serve_workers", "shared_clock"]
