@@ -60,6 +60,7 @@ def options_from(args: argparse.Namespace) -> runner.Options:
         visitors=min(1_000, pool),
         scale_sessions=args.scale_sessions,
         prefer_wrk=not args.python_generator,
+        drain_wait=0.0 if quick else 60.0,
         db=args.db,
         keep=args.keep,
         profile=args.profile,

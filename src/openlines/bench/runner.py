@@ -34,6 +34,7 @@ class Options:
     prefer_wrk: bool = True
     db: str = "sqlite"
     keep: bool = False
+    drain_wait: float = 60.0  # seconds to let the seeding's bot events be delivered before settling them
     profile: str = ""  # a workload name: sample the server with py-spy during its first run
     profile_dir: Path | None = None
 
@@ -108,7 +109,7 @@ def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
         session.seeded["pool"] = made
         session.log(f"  done in {made.seconds:.1f} s; waiting for the bot events to be delivered…")
         t1 = time.monotonic()
-        left = asyncio.run(seed.wait_drained(server.url, 60 if opts.pool >= 10_000 else 5))
+        left = asyncio.run(seed.wait_drained(server.url, opts.drain_wait))
         drained = f"outbox drained in {time.monotonic() - t1:.1f} s"
         if left:
             drained = f"{left} bot events still pending after {time.monotonic() - t1:.0f} s"
