@@ -72,6 +72,10 @@ def test_faults_through_the_fixture(openlines_server: OpenlinesServer) -> None:
     assert (caught.value.status, caught.value.code) == (500, "INTERNAL_SERVER_ERROR")
     assert server.faults.clear() == 1
     assert isinstance(server.call("server.time"), str)
+    before = server.clock.now()
+    server.faults.add("server.time", delay=45)
+    assert isinstance(server.call("server.time"), str)
+    assert server.clock.now() == pytest.approx(before + 45)  # a fake clock moves instead of sleeping
 
 
 def failed_tries(server: OpenlinesServer, event: str, tries: int) -> dict[str, Any]:
