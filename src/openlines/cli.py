@@ -311,6 +311,12 @@ install_user = 1
 # first_retry = 1.0         # seconds; doubles on every retry
 # max_delay = 30.0          # the longest wait between tries
 # read_timeout = 30.0       # seconds to wait for a handler's answer
+
+# The Bitrix24 cloud's limits (docs/testing-your-bot.md#limits); also serve --limits.
+# [limits]
+# preset = "cloud"          # off (default), cloud (2 req/s, burst 50, 480 s) or enterprise (5/s, 250)
+# rate_key = "ip"           # "client": one bucket per webhook/app instead of per client IP
+# operating_limit = 480     # seconds of one method's time per webhook/app in 10 minutes
 """
 
 
