@@ -121,3 +121,12 @@ def test_bad_limits_settings_are_refused() -> None:
     assert answer.returncode == 2 and "--limits must be one of off, cloud, enterprise" in answer.stderr
     answer = run_cli("serve", "--db", ":memory:", env={"OPENLINES_LIMITS_RATE_BURST": "many"})
     assert answer.returncode != 0 and "OPENLINES_LIMITS_RATE_BURST" in answer.stdout + answer.stderr
+
+
+def test_a_failed_slow_sub_call_charges_nothing_to_the_next(cloud: Api) -> None:
+    fault = {"METHOD": "user.current", "DELAY": 300, "ERROR": "QUERY_LIMIT_EXCEEDED", "COUNT": 2}
+    cloud.ok("openlines.fault.add", fault)
+    commands = {"a": "user.current", "b": "server.time", "c": "user.current", "d": "server.time"}
+    answer = cloud.ok("batch", {"cmd": commands})
+    assert set(answer["result_error"]) == {"a", "c"} and set(answer["result"]) == {"b", "d"}
+    assert cloud.post("server.time").json()["time"]["operating"] == 0  # 600 s of delays were not its time

@@ -62,6 +62,7 @@ async def invoke(
     limits = services.extras.get(LIMITS) if in_batch else None
     if limits is not None:
         limits.check_sub_call(method, caller)
+        injected.take()  # a failed earlier sub-call's fake delay is not this call's time
     began = time.perf_counter()
     faults = services.extras.get(FAULTS)
     if faults is not None:
