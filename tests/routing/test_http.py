@@ -26,6 +26,11 @@ routing = true
 user = 2
 code = "routing_op_hook"
 scopes = ["imopenlines", "im"]
+
+[[webhooks]]
+user = 3
+code = "routing_op3_hook"
+scopes = ["imopenlines", "im"]
 """
 
 
@@ -134,6 +139,19 @@ def test_a_bot_hands_over_and_the_queue_moves_on_after_queue_time(api: Api) -> N
     assert why["STEPS"][1]["TRANSFER_ID"] == rows[2]["ID"]
     assert {"USER_ID": second_id, "VERDICT": "chosen", "REASON": ""} in why["STEPS"][1]["CANDIDATES"]
     assert [t["KIND"] for t in why["TIMERS"]] == ["queue"]
+    # the second operator answers: the queue timer no longer applies and nothing moves any more
+    assert (
+        api.ok(
+            "imopenlines.operator.answer",
+            {"CHAT_ID": chat},
+            f"/rest/{second_id}/{'routing_op_hook' if second_id == 2 else 'routing_op3_hook'}/",
+        )
+        is True
+    )
+    assert api.ok("openlines.routing.explain", {"CHAT_ID": chat})["TIMERS"] == []
+    api.advance(3600)
+    assert api.owner(chat) == {"TYPE": "user", "ID": second_id}
+    assert len(api.ok("openlines.transfer.list", {"CHAT_ID": chat})) == 3
 
 
 def test_explain_errors(api: Api) -> None:

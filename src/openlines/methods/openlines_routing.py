@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from openlines.domain.routing import PresenceState
+from openlines.domain.openlines import Session, Status
+from openlines.domain.routing import PresenceState, is_waiting_for_answer
 from openlines.engine import availability
 from openlines.methods.openlines_audit import positive_id, session_not_found, transfer_row
 from openlines.methods.registry import Call, Param, Registry
@@ -90,10 +91,22 @@ async def explain(call: Call) -> dict[str, Any]:
         "TIMERS": [
             {"KIND": t.kind, "DUE": clock.iso(t.due), "DUE_TS": t.due}
             for t in await store.timers_of(session.id)
+            if _still_applies(t.kind, session)
         ],
         "STEPS": steps,
         "TRANSFERS": [transfer_row(row, clock) for row in transfers],
     }
+
+
+def _still_applies(kind: str, session: Session) -> bool:
+    """Whether a pending timer would still act (an answer leaves the queue timer to expire as a no-op)."""
+    if session.closed:
+        return False
+    if kind in ("queue", "no_answer"):
+        return is_waiting_for_answer(session)
+    if kind == "welcome_bot":
+        return session.owner_type == "bot"
+    return kind != "auto_close" or session.status == Status.OPERATOR
 
 
 def register(registry: Registry) -> None:
