@@ -51,3 +51,13 @@ def say(
     if name:
         body["name"] = name
     return client.post(f"/widget/{line_id}/messages", json=body, headers=headers)
+
+
+def advance_clock(client: httpx.Client, seconds: float) -> None:
+    """Move the server's fake clock, and wait until a fresh request sees the new time (with several
+    workers on PostgreSQL the time is published through the database)."""
+    target = ok(client, "openlines.clock.advance", {"SECONDS": seconds})["NOW"]
+    for _ in range(200):
+        if ok(client, "openlines.clock.get")["NOW"] >= target:
+            return
+    raise AssertionError("the server clock did not show the advanced time")

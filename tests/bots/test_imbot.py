@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.bots.helpers import call, error, ok, register_bot, say
+from tests.bots.helpers import advance_clock, call, error, ok, register_bot, say
 from tests.conftest import DEMO_CLIENT_ID, oauth_tokens
 
 URL = "http://127.0.0.1:9/events"
@@ -330,7 +330,7 @@ def test_update_and_delete_rules(api: httpx.Client, bots_server: Any, dialog: di
     edited = next(m for m in history(api, dialog["chat"]) if m["id"] == mine)
     assert edited["text"] == "v2" and "KEYBOARD" not in edited["params"]
 
-    ok(api, "openlines.clock.advance", {"SECONDS": 3 * 24 * 3600 + 1})
+    advance_clock(api, 3 * 24 * 3600 + 1)
     assert (
         error(call(api, "imbot.message.update", {"MESSAGE_ID": mine, "MESSAGE": "v3", "CLIENT_ID": app}))
         == refused
