@@ -130,3 +130,28 @@ def test_a_failed_slow_sub_call_charges_nothing_to_the_next(cloud: Api) -> None:
     answer = cloud.ok("batch", {"cmd": commands})
     assert set(answer["result_error"]) == {"a", "c"} and set(answer["result"]) == {"b", "d"}
     assert cloud.post("server.time").json()["time"]["operating"] == 0  # 600 s of delays were not its time
+
+
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    proc = start_server(
+        tmp_path_factory,
+        "proxied",
+        "--demo",
+        "--fake-clock",
+        OPENLINES_TRUST_FORWARDED="true",
+        OPENLINES_LIMITS_RATE_DRAIN="1",
+        OPENLINES_LIMITS_RATE_BURST="2",
+    )
+    try:
+        with proc.client() as http:
+
+            def status(ip: str) -> int:
+                headers = {"X-Forwarded-For": f"{ip}, 10.0.0.1"}
+                return http.post(f"{DEMO_HOOK}server.time", headers=headers).status_code
+
+            assert [status("203.0.113.7") for _ in range(3)] == [200, 200, 503]
+            assert status("198.51.100.2") == 200
+    finally:
+        proc.stop()

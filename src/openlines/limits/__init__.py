@@ -19,6 +19,6 @@ def install(services: Services) -> None:
 
     config = services.config.limits
     if config.enabled:
-        services.extras[LIMITS] = Limits(config, services.clock)
+        services.extras[LIMITS] = Limits(config, services.clock, services.config.server.trust_forwarded)
     else:
         services.extras.pop(LIMITS, None)

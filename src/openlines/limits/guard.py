@@ -19,6 +19,7 @@ from openlines.limits.settings import LimitsConfig
 from openlines.methods.registry import Method
 from openlines.protocol import errors
 from openlines.protocol.envelope import Timing
+from openlines.protocol.request import header
 
 METERED_AUTH = frozenset({"oauth", "apauth"})  # session calls are not metered (behaviour 3.4)
 NOT_METERED = "batch"
@@ -28,9 +29,10 @@ OWN_PREFIX = "openlines."
 
 
 class Limits:
-    def __init__(self, config: LimitsConfig, clock: Clock) -> None:
+    def __init__(self, config: LimitsConfig, clock: Clock, trust_forwarded: bool = False) -> None:
         self.config = config
         self.clock = clock
+        self.trust_forwarded = trust_forwarded  # behind the user's own proxy: count the real client
         drain, burst = config.value("rate_drain"), config.value("rate_burst")
         self.rate = LeakyBuckets(drain, burst) if config.rate_on and drain is not None and burst else None
         limit = config.value("operating_limit")
@@ -45,6 +47,9 @@ class Limits:
     def rate_key(self, caller: Caller, scope: dict[str, Any]) -> str:
         if self.config.rate_key == "client" and caller.auth_type in METERED_AUTH:
             return caller.limiter_key
+        forwarded = header(scope, b"x-forwarded-for") if self.trust_forwarded else None
+        if forwarded:
+            return f"ip:{forwarded.split(',')[0].strip()}"
         client = scope.get("client")
         return f"ip:{client[0] if client else '-'}"
 
