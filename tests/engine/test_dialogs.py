@@ -20,17 +20,19 @@ from openlines.methods.invoke import invoke
 from openlines.portal import bootstrap
 from openlines.protocol.errors import RestError
 from openlines.services import Services
+from tests.store.pg import fresh_database
 
 T = TypeVar("T")
 HANDLER = "http://127.0.0.1:9/bot"
 
 
 class Portal:
-    """Real services on a SQLite file, with one event loop for the whole test."""
+    """Real services on a store (a SQLite file, or a PostgreSQL database), with one event loop for
+    the whole test."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, db: str) -> None:
         self.loop = asyncio.new_event_loop()
-        config = from_dict(merge_demo({"server": {"db": str(folder / "engine.db")}}))
+        config = from_dict(merge_demo({"server": {"db": db}}))
         self.services: Services = self.run(lambda: _boot(config))
 
     def run(self, work: Callable[[], Awaitable[T]]) -> T:
@@ -90,11 +92,17 @@ async def _boot(config: Any) -> Services:
     return (await bootstrap(config, fake_clock=True)).services
 
 
-@pytest.fixture()
-def portal(tmp_path: Path) -> Iterator[Portal]:
-    p = Portal(tmp_path)
-    yield p
-    p.close()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def portal(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Portal]:
+    if request.param == "sqlite":
+        p = Portal(str(tmp_path / "engine.db"))
+        yield p
+        p.close()
+        return
+    with fresh_database("openlines_engine") as address:
+        p = Portal(address)
+        yield p
+        p.close()
 
 
 def test_first_message_creates_customer_chat_and_queue_session(portal: Portal) -> None:
