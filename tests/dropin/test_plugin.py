@@ -10,6 +10,7 @@ import pytest
 from openlines.testing import OpenlinesError, OpenlinesServer
 
 CLIENT = "plugin-bot"
+TRANSFER = "imopenlines.bot.session.transfer"
 
 
 def welcome_bot(server: OpenlinesServer) -> int:
@@ -122,3 +123,22 @@ def test_delivery_faults_for_another_handler_leave_the_bot_alone(openlines_serve
     server.customer(line=1).says("hi")
     server.events.wait_for("ONIMBOTMESSAGEADD", MESSAGE="hi")
     assert server.faults.list()[0]["HITS"] == 0
+
+
+@pytest.mark.openlines(env={"OPENLINES_ROUTING": "true"})
+def test_a_timeout_in_seconds_with_routing_on(openlines_server: OpenlinesServer) -> None:
+    """The whole handoff with its timeout: the bot hands over, the queue offers the dialogue to an
+    operator, nobody answers, and after QUEUE_TIME (fake seconds) it moves to the other operator."""
+    server = openlines_server
+    welcome_bot(server)
+    customer = server.customer(line=1)
+    customer.says("human please")
+    server.events.wait_for("ONIMBOTMESSAGEADD", MESSAGE="human please")
+    server.call(TRANSFER, {"CHAT_ID": customer.chat_id, "TRANSFER_ID": "queue1", "CLIENT_ID": CLIENT})
+    first = server.transfers(CHAT_ID=customer.chat_id)[-1]
+    assert (first["FROM_TYPE"], first["TO_TYPE"]) == ("queue", "user") and first["TO_ID"] in (2, 3)
+    queue_time = int(server.call("imopenlines.config.get", {"CONFIG_ID": 1})["QUEUE_TIME"])
+    server.clock.advance(queue_time + 1)
+    moved = server.transfers(CHAT_ID=customer.chat_id)[-1]
+    assert (moved["FROM_TYPE"], moved["FROM_ID"]) == ("user", first["TO_ID"])
+    assert moved["TO_ID"] == ({2, 3} - {first["TO_ID"]}).pop()
