@@ -46,6 +46,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection the server dropped while a statement was starting
 )
 _CONFLICT: tuple[type[BaseException], ...] = (
     asyncpg.LockNotAvailableError,
