@@ -256,3 +256,31 @@ def test_fast_bitrix24_retries_503_and_pages_with_get_all(
     assert listed["result"] == []
     users = b.get_all("user.get")
     assert len(users) == len({u["ID"] for u in users}) >= 5
+
+
+def test_fast_bitrix24_oauth_gets_a_new_token_after_expired_token(
+    story_server: TlsServer, plain: httpx.Client
+) -> None:
+    import asyncio
+
+    from fast_bitrix24 import BitrixAsync
+
+    issued: list[dict[str, Any]] = []
+
+    def grant() -> dict[str, Any]:
+        with httpx.Client(base_url=story_server.plain_url) as http:
+            return oauth_tokens(http)
+
+    async def token_func() -> str:
+        tokens = await asyncio.to_thread(grant)
+        issued.append(tokens)
+        return str(tokens["access_token"])
+
+    async def story() -> None:
+        b = BitrixAsync(f"{story_server.plain_url}/rest/", token_func=token_func, verbose=False)
+        assert (await b.call("user.current", raw=True))["result"]["ID"] == "1"
+        plain.post(f"{DEMO_HOOK}openlines.clock.advance", json={"SECONDS": issued[0]["expires_in"] + 60})
+        assert (await b.call("user.current", raw=True))["result"]["ID"] == "1"  # 401 → token_func → retry
+
+    asyncio.run(story())
+    assert len(issued) == 2 and issued[0]["access_token"] != issued[1]["access_token"]
