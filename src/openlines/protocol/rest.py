@@ -24,7 +24,7 @@ from openlines.protocol.request import (
     read_body,
 )
 from openlines.services import Services
-from openlines.store.base import StoreUnavailable
+from openlines.store.base import LockConflict, StoreUnavailable
 
 log = logging.getLogger("openlines.rest")
 
@@ -51,6 +51,8 @@ def error_for(exc: BaseException) -> RestError:
         return exc
     if isinstance(exc, StoreUnavailable):
         return errors.service_unavailable(f"Storage is unavailable: {exc}")
+    if isinstance(exc, LockConflict):  # PostgreSQL: a row another worker holds, or a deadlock: refused
+        return RestError("OPERATOR_WRONG", "You can not redirect to this operator", 400)
     log.exception("unhandled error while serving a REST call", exc_info=exc)
     return errors.internal_error()
 
