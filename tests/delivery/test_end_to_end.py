@@ -20,6 +20,7 @@ from b24pysdk.credentials.oauth_event_data import OAuthEventData
 from openlines.delivery import envelope
 from tests.conftest import DEMO_HOOK, ServerProcess, oauth_tokens
 from tests.delivery.handler import Handler, Received
+from tests.store.pg import fresh_database
 
 APP_ID = "local.e2e.app"
 APP_SECRET = "e2e-secret"
@@ -37,15 +38,23 @@ application_token = "{APP_TOKEN}"
 """
 
 
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def portal(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """The demo portal on SQLite, and again on PostgreSQL where OPENLINES_TEST_PG is set."""
     folder: Path = tmp_path_factory.mktemp("e2e-server")
     (folder / "openlines.toml").write_text(CONFIG)
-    proc = ServerProcess(
-        folder, ["--demo", "--fake-clock", "--config", str(folder / "openlines.toml")]
-    ).start()
-    yield proc
-    proc.stop()
+    args = ["--demo", "--fake-clock", "--config", str(folder / "openlines.toml")]
+    if request.param == "sqlite":
+        proc = ServerProcess(folder, args).start()
+        yield proc
+        proc.stop()
+        return
+    with fresh_database("openlines_e2e") as address:
+        proc = ServerProcess(folder, [*args, "--db", address]).start()
+        yield proc
+        proc.stop()
 
 
 Caller = Callable[[str, dict[str, Any]], Any]

@@ -23,6 +23,7 @@ from openlines.domain.openlines import OutboxEvent
 from openlines.store import open_store
 from tests.conftest import DEMO_HOOK, ServerProcess, oauth_tokens, run_cli
 from tests.delivery.handler import Handler
+from tests.store.pg import PG_ADDRESS, fresh_database
 
 APP_ID = "local.events.app"
 APP_SECRET = "events-app-secret"
@@ -42,28 +43,48 @@ application_token = "{APP_TOKEN}"
 """
 
 
-def start(folder: Path) -> ServerProcess:
+def start(folder: Path, database: str = "") -> ServerProcess:
+    """The demo portal with a fake clock, on SQLite (no ``database``) or on that PostgreSQL address."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "openlines.toml").write_text(CONFIG)
-    return ServerProcess(
-        folder, ["--demo", "--fake-clock", "--config", str(folder / "openlines.toml")]
-    ).start()
+    args = ["--demo", "--fake-clock", "--config", str(folder / "openlines.toml")]
+    return ServerProcess(folder, [*args, "--db", database] if database else args).start()
+
+
+def database_of(proc: ServerProcess) -> str:
+    """Where the server keeps its data: the PostgreSQL address it was given, else its SQLite file."""
+    if "--db" in proc.args:
+        return proc.args[proc.args.index("--db") + 1]
+    return str(proc.db)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage the tests of this module run on; PostgreSQL only where OPENLINES_TEST_PG is set."""
+    if request.param == "postgresql" and not PG_ADDRESS:
+        pytest.skip("OPENLINES_TEST_PG is not set")
+    return str(request.param)
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    proc = start(tmp_path_factory.mktemp("delivery-server"))
-    yield proc
-    proc.stop()
+def live(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[ServerProcess]:
+    folder = tmp_path_factory.mktemp("delivery-server")
+    if backend == "sqlite":
+        proc = start(folder)
+        yield proc
+        proc.stop()
+        return
+    with fresh_database("openlines_delivery") as address:
+        proc = start(folder, address)
+        yield proc
+        proc.stop()
 
 
-def commit_event(
-    db: Path, label: str, target: str, chat_id: int = 1, event: str = "ONIMBOTMESSAGEADD"
-) -> int:
+def commit_event(db: str, label: str, target: str, chat_id: int = 1, event: str = "ONIMBOTMESSAGEADD") -> int:
     """Commit an outbox row the way the engine does, into the server's database."""
 
     async def go() -> int:
-        store = await open_store(str(db))
+        store = await open_store(db)
         try:
             payload = {
                 "event": event,
@@ -104,7 +125,7 @@ def wait_status(client: httpx.Client, delivery_id: int, status: str, attempts: i
 
 def test_hanging_handler_never_blocks_the_api_and_is_retried(live: ServerProcess, handler: Handler) -> None:
     handler.plans = {"hang then ok": ["hang", 200]}
-    delivery_id = commit_event(live.db, "hang then ok", handler.url("/slow?x=1"))
+    delivery_id = commit_event(database_of(live), "hang then ok", handler.url("/slow?x=1"))
     handler.wait_for(1, "hang then ok")
     with live.client() as client:
         # The handler holds the delivery open; the REST API answers meanwhile.
@@ -128,11 +149,21 @@ def test_hanging_handler_never_blocks_the_api_and_is_retried(live: ServerProcess
     assert handler.of("hang then ok")[1].path_qs == "/slow?x=1"
 
 
-def test_sigkill_between_commit_and_delivery_loses_nothing(tmp_path: Path, handler: Handler) -> None:
+def test_sigkill_between_commit_and_delivery_loses_nothing(
+    tmp_path: Path, handler: Handler, backend: str
+) -> None:
+    if backend == "sqlite":
+        sigkill_scenario(tmp_path, handler, "")
+        return
+    with fresh_database("openlines_sigkill") as address:
+        sigkill_scenario(tmp_path, handler, address)
+
+
+def sigkill_scenario(tmp_path: Path, handler: Handler, database: str) -> None:
     handler.plans = {"survivor": ["hang", 200]}
-    proc = start(tmp_path / "server")
+    proc = start(tmp_path / "server", database)
     try:
-        delivery_id = commit_event(proc.db, "survivor", handler.url())
+        delivery_id = commit_event(database_of(proc), "survivor", handler.url())
         handler.wait_for(1, "survivor")  # on the wire, not yet answered
         assert proc.proc is not None
         proc.proc.send_signal(signal.SIGKILL)
@@ -140,8 +171,12 @@ def test_sigkill_between_commit_and_delivery_loses_nothing(tmp_path: Path, handl
         proc.log.close()
         handler.release()
         proc = ServerProcess(proc.folder, proc.args).start()
-        handler.wait_for(2, "survivor")
         with proc.client() as client:
+            if database:
+                # Several workers may share PostgreSQL, so a restart does not forget claims: the dead
+                # worker's claim lapses after connect + read timeout + 10 s of (here fake) time.
+                assert rest(client, "openlines.clock.advance", SECONDS=30).status_code == 200
+            handler.wait_for(2, "survivor")
             row = wait_status(client, delivery_id, "delivered")
         assert len({r.key for r in handler.of("survivor")}) == 1
         assert row["KEY"] == handler.of("survivor")[0].key
@@ -180,7 +215,9 @@ def test_app_binds_events_and_receives_broadcasts_signed(live: ServerProcess, ha
         hooked = rest(client, "event.bind", event="OnSessionStart", handler=url)
         assert hooked.status_code == 403 and hooked.json()["error"] == "WRONG_AUTH_TYPE"
 
-        source = commit_event(live.db, "transfer", "", chat_id=7, event="ONOPENLINESSESSIONTRANSFER")
+        source = commit_event(
+            database_of(live), "transfer", "", chat_id=7, event="ONOPENLINESSESSIONTRANSFER"
+        )
         got = handler.wait_for(1, "transfer")[0]
         assert got.path_qs == "/app/events.php?portal=1"
         assert got.fields["auth[application_token]"] == APP_TOKEN
@@ -194,7 +231,7 @@ def test_app_binds_events_and_receives_broadcasts_signed(live: ServerProcess, ha
         assert client.post("/rest/event.offline.get.json", data=auth).json()["result"]["events"] == []
 
         # clear=0 reserves under a process_id; others do not see reserved events; clear removes them.
-        commit_event(live.db, "transfer 2", "", chat_id=8, event="ONOPENLINESSESSIONTRANSFER")
+        commit_event(database_of(live), "transfer 2", "", chat_id=8, event="ONOPENLINESSESSIONTRANSFER")
         handler.wait_for(1, "transfer 2")
         reserved = client.post("/rest/event.offline.get.json", data={**auth, "clear": "0"}).json()["result"]
         assert reserved["process_id"] and len(reserved["events"]) == 1
@@ -215,7 +252,7 @@ def test_app_binds_events_and_receives_broadcasts_signed(live: ServerProcess, ha
 
 def test_admin_list_replay_and_cli(live: ServerProcess, handler: Handler) -> None:
     handler.plans = {"replayed": [200, 200]}
-    delivery_id = commit_event(live.db, "replayed", handler.url(), chat_id=3)
+    delivery_id = commit_event(database_of(live), "replayed", handler.url(), chat_id=3)
     handler.wait_for(1, "replayed")
     with live.client() as client:
         wait_status(client, delivery_id, "delivered")
@@ -230,7 +267,7 @@ def test_admin_list_replay_and_cli(live: ServerProcess, handler: Handler) -> Non
         wait_status(client, delivery_id, "delivered")
         # Pages of 50, newest first, filtered by target.
         paged = handler.url("/paged")
-        made = [commit_event(live.db, f"page {i}", paged, chat_id=100 + i) for i in range(51)]
+        made = [commit_event(database_of(live), f"page {i}", paged, chat_id=100 + i) for i in range(51)]
         handler.wait_for(53, None)  # the two "replayed" deliveries and these 51
         first = rest(client, "openlines.event.delivery.list", FILTER={"TARGET": paged}).json()
         assert (first["total"], first["next"], len(first["result"])) == (51, 50, 50)
@@ -247,20 +284,28 @@ def test_admin_list_replay_and_cli(live: ServerProcess, handler: Handler) -> Non
             403,
         )
 
-    shown = run_cli("events", "show", str(delivery_id), "--db", str(live.db))
+    shown = run_cli("events", "show", str(delivery_id), "--db", database_of(live))
     assert shown.returncode == 0, shown.stderr
     shown_row = json.loads(shown.stdout)
     assert shown_row["DATA"]["data"]["PARAMS"]["MESSAGE"] == "replayed"
     assert [a["STATUS_CODE"] for a in shown_row["HISTORY"]] == [200, 200]
     listed = run_cli(
-        "events", "list", "--json", "--status", "delivered", "--target", handler.url(), "--db", str(live.db)
+        "events",
+        "list",
+        "--json",
+        "--status",
+        "delivered",
+        "--target",
+        handler.url(),
+        "--db",
+        database_of(live),
     )
     assert listed.returncode == 0, listed.stderr
     assert delivery_id in [json.loads(line)["ID"] for line in listed.stdout.splitlines()]
-    again = run_cli("events", "replay", str(delivery_id), "--db", str(live.db))
+    again = run_cli("events", "replay", str(delivery_id), "--db", database_of(live))
     assert again.returncode == 0, again.stderr
     handler.wait_for(3, "replayed")  # the live server's worker picks it up at its next poll
-    missing = run_cli("events", "replay", "999999", "--db", str(live.db))
+    missing = run_cli("events", "replay", "999999", "--db", database_of(live))
     assert missing.returncode == 2 and "not found" in missing.stderr
 
 
