@@ -316,6 +316,7 @@ install_user = 1
 # [limits]
 # preset = "cloud"          # off (default), cloud (2 req/s, burst 50, 480 s) or enterprise (5/s, 250)
 # rate_key = "ip"           # "client": one bucket per webhook/app instead of per client IP
+# rate_clock = "server"     # "real": the bucket drains in real time even on a fake clock
 # operating_limit = 480     # seconds of one method's time per webhook/app in 10 minutes
 """
 

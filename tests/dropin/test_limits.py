@@ -155,3 +155,25 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket(
             assert status("198.51.100.2") == 200
     finally:
         proc.stop()
+
+
+def test_a_real_time_bucket_ignores_the_fake_clock(tmp_path_factory: pytest.TempPathFactory) -> None:
+    proc = start_server(
+        tmp_path_factory,
+        "real-time-bucket",
+        "--demo",
+        "--fake-clock",
+        "--limits",
+        "cloud",
+        OPENLINES_LIMITS_RATE_CLOCK="real",
+        OPENLINES_LIMITS_RATE_DRAIN="0.001",
+        OPENLINES_LIMITS_RATE_BURST="2",
+    )
+    try:
+        with proc.client() as http:
+            api = Api(http)
+            assert statuses(api, "server.time", 3) == [200, 200, 503]
+            api.advance(3600)  # drains a server-clock bucket at once; this one drains in real time only
+            assert statuses(api, "server.time", 1) == [503]
+    finally:
+        proc.stop()

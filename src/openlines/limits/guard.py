@@ -8,6 +8,7 @@ batch sub-call. State is in memory: with several worker processes each keeps its
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from openlines.auth.caller import Caller
@@ -66,9 +67,10 @@ class Limits:
         injected.take()
         if method.name.startswith(OWN_PREFIX):
             return
-        now = self.clock.now()
-        if self.rate is not None and not self.rate.take(self.rate_key(caller, scope), now):
-            raise errors.query_limit_exceeded()
+        if self.rate is not None:
+            drained_at = time.monotonic() if self.config.rate_clock == "real" else self.clock.now()
+            if not self.rate.take(self.rate_key(caller, scope), drained_at):
+                raise errors.query_limit_exceeded()
         self.check_sub_call(method, caller)
 
     async def after_call(self, method: Method, caller: Caller, elapsed: float, timing: Timing) -> None:

@@ -18,6 +18,7 @@ PRESETS: dict[str, dict[str, float]] = {
     "enterprise": {"rate_drain": 5.0, "rate_burst": 250.0, "operating_limit": 480.0},
 }
 RATE_KEYS = ("ip", "client")  # per portal and client IP (the cloud), or per webhook/app
+RATE_CLOCKS = ("server", "real")  # the bucket drains by the server clock (fake or not), or real time
 NUMBERS = (
     "rate_drain",
     "rate_burst",
@@ -34,6 +35,7 @@ class LimitsConfig:
     rate_drain: float | None = None  # requests per second the bucket drains
     rate_burst: float | None = None  # a request is refused while the bucket holds this many
     rate_key: str = "ip"
+    rate_clock: str = "server"
     operating_limit: float | None = None  # seconds per method and webhook/app in the window
     operating_min: float = 0.1  # calls shorter than this are not counted
     operating_bucket: float = 60.0  # seconds per bucket
@@ -61,8 +63,9 @@ def parse_limits(raw: dict[str, Any], env: dict[str, str], problems: list[str]) 
     values = dict(raw)
     if "OPENLINES_LIMITS" in env:
         values["preset"] = env["OPENLINES_LIMITS"].strip().lower()
-    if "OPENLINES_LIMITS_RATE_KEY" in env:
-        values["rate_key"] = env["OPENLINES_LIMITS_RATE_KEY"].strip().lower()
+    for choice in ("rate_key", "rate_clock"):
+        if f"OPENLINES_LIMITS_{choice.upper()}" in env:
+            values[choice] = env[f"OPENLINES_LIMITS_{choice.upper()}"].strip().lower()
     for name in NUMBERS:
         var = f"OPENLINES_LIMITS_{name.upper()}"
         if var in env:
@@ -71,8 +74,8 @@ def parse_limits(raw: dict[str, Any], env: dict[str, str], problems: list[str]) 
             except ValueError:
                 problems.append(f"{var}: must be a number, not {env[var]!r}")
     for key, value in values.items():
-        if key in ("preset", "rate_key"):
-            allowed = tuple(PRESETS) if key == "preset" else RATE_KEYS
+        if key in ("preset", "rate_key", "rate_clock"):
+            allowed = {"preset": tuple(PRESETS), "rate_key": RATE_KEYS, "rate_clock": RATE_CLOCKS}[key]
             if value not in allowed:
                 problems.append(f"limits.{key}: must be one of {', '.join(allowed)}")
                 continue
