@@ -45,6 +45,13 @@ class H2cTolerantProtocol(HttpToolsProtocol):
             offset = upgrade.args[0] if upgrade.args and isinstance(upgrade.args[0], int) else len(data)
             self._decline_upgrade(data[offset:])
 
+    def on_message_complete(self) -> None:
+        # llhttp ends an upgrade request at its headers (httptools asks it to), before any body has
+        # been read. For an upgrade we decline, the request really ends in _finish_declined.
+        if self.parser.should_upgrade() and not self._should_upgrade():
+            return
+        super().on_message_complete()
+
     def _decline_upgrade(self, rest: bytes) -> None:
         length = 0
         for name, value in self.headers:
@@ -73,7 +80,7 @@ class H2cTolerantProtocol(HttpToolsProtocol):
         return data[len(part) :]
 
     def _finish_declined(self) -> None:
-        self.on_message_complete()
+        super().on_message_complete()
         # The paused parser cannot continue after an upgrade; the next request gets a fresh one.
         self.parser = httptools.HttpRequestParser(self)
         with contextlib.suppress(AttributeError):
