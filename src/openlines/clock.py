@@ -3,6 +3,7 @@ asks a clock object, so tests and ``--fake-clock`` can set and move it."""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
@@ -14,14 +15,19 @@ class Clock:
 
     def __init__(self, tz: tzinfo = UTC) -> None:
         self.tz = tz
+        self._iso_second: int | None = None
+        self._iso_text = ""
 
     def now(self) -> float:
         return time.time()
 
     def iso(self, ts: float | None = None) -> str:
         """ISO 8601 with the server's offset, like PHP ``date('c')``: ``2024-10-11T10:00:00+02:00``."""
-        moment = datetime.fromtimestamp(self.now() if ts is None else ts, self.tz)
-        return moment.replace(microsecond=0).isoformat()
+        second = math.floor(self.now() if ts is None else ts)
+        if second != self._iso_second:  # every answer formats the same second several times
+            self._iso_text = datetime.fromtimestamp(second, self.tz).isoformat()
+            self._iso_second = second
+        return self._iso_text
 
 
 class FakeClock(Clock):

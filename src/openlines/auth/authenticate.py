@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openlines.auth import secrets
+from openlines.auth.cache import TtlCache
 from openlines.auth.caller import Caller
 from openlines.protocol import errors
 from openlines.services import Services
@@ -53,6 +54,18 @@ async def authenticate(services: Services, creds: Credentials) -> Caller:
 
 
 async def _oauth(services: Services, token: str) -> Caller:
+    cache: TtlCache[tuple[Caller, float]] = services.extras.setdefault("oauth_cache", TtlCache())
+    known = cache.get(token)
+    if known is None:
+        known = await _load_token(services, token)
+        cache.put(token, known)
+    caller, expires = known
+    if expires <= services.clock.now():  # expiry follows the server clock on every call
+        raise errors.expired_token()
+    return caller
+
+
+async def _load_token(services: Services, token: str) -> tuple[Caller, float]:
     store = services.store
     record = await store.find_access_token(secrets.digest(services.secret, token))
     if record is None:
@@ -65,7 +78,7 @@ async def _oauth(services: Services, token: str) -> Caller:
     user = await store.get_user(record.user_id)
     if user is None or not user.active:
         raise errors.authorization_error()
-    return Caller(
+    caller = Caller(
         user_id=user.id,
         auth_type="oauth",
         scopes=record.scopes,
@@ -74,11 +87,22 @@ async def _oauth(services: Services, token: str) -> Caller:
         admin=user.admin,
         token=token,
     )
+    return caller, record.expires
 
 
 async def _webhook(services: Services, creds: Credentials) -> Caller:
     if services.config.server.require_https and not creds.https:
         raise errors.https_required()
+    cache: TtlCache[Caller] = services.extras.setdefault("webhook_cache", TtlCache())
+    key = f"{creds.hook_user}/{creds.hook_code}"
+    caller = cache.get(key)
+    if caller is None:
+        caller = await _load_webhook(services, creds)
+        cache.put(key, caller)
+    return caller
+
+
+async def _load_webhook(services: Services, creds: Credentials) -> Caller:
     code = creds.hook_code or ""
     hook = await services.store.find_webhook(secrets.digest(services.secret, code)) if code else None
     if hook is None or str(hook.user_id) != (creds.hook_user or "").strip():
