@@ -8,13 +8,17 @@ Methods without a note here are listed with "see the lane notes" so a new method
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 from openlines.methods import catalog
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
+REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference"
 BEGIN, END = "<!-- methods:begin -->", "<!-- methods:end -->"
+UNSERVED_BEGIN, UNSERVED_END = "<!-- unserved:begin -->", "<!-- unserved:end -->"
+NAMESPACES = "imbot|imopenlines|imconnector|im|user|event|app|server|profile|scope|methods|batch"
 
 SAME = "identical"
 DIFF = "differs"
@@ -162,18 +166,36 @@ def table() -> str:
     return "\n".join(rows)
 
 
+def unserved() -> str:
+    """Methods the reference notes name that the server does not serve (empty without the notes)."""
+    found: set[str] = set()
+    for name in ("bitrix24-rest-spec.md", "bitrix24-behaviour.md"):
+        path = REFERENCE / name
+        if path.exists():
+            found |= set(re.findall(rf"`((?:{NAMESPACES})(?:\.[A-Za-z0-9_]+)+)`", path.read_text()))
+    served = {n.lower() for n, _, _ in registered()}
+    missing = sorted(n for n in found if n.lower() not in served)
+    return ", ".join(f"`{n}`" for n in missing) if missing else "none"
+
+
+def _replace(text: str, begin: str, end: str, body: str) -> str:
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
 def documented_methods(text: str) -> set[str]:
     inside = text.split(BEGIN, 1)[1].split(END, 1)[0]
     return {line.split("`")[1] for line in inside.splitlines() if line.startswith("| `")}
 
 
 def rewrite() -> None:
-    text = DOC.read_text()
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{BEGIN}\n{table()}\n{END}{tail}")
+    text = _replace(DOC.read_text(), BEGIN, END, table())
+    if REFERENCE.exists():
+        text = _replace(text, UNSERVED_BEGIN, UNSERVED_END, unserved())
+    DOC.write_text(text)
 
 
 if __name__ == "__main__":
     rewrite()
-    sys.stdout.write(f"{DOC}: {len(registered())} methods\n")
+    sys.stdout.write(f"docs/{DOC.name}: {len(registered())} methods\n")
