@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openlines.bench import harness, loadgen, profile, seed
+from openlines.bench.databases import Databases, open_databases
 from openlines.bench.harness import HOST, Server
 from openlines.bench.loadgen import Load, Measurement
 from openlines.bench.seed import Seeded
@@ -56,20 +57,19 @@ class Session:
     workdir: Path
     log: Log
     skipped: dict[str, str] = field(default_factory=dict)
-    templates: dict[str, Path] = field(default_factory=dict)
+    databases: Databases | None = None
+    templates: dict[str, str] = field(default_factory=dict)
     seeded: dict[str, Seeded] = field(default_factory=dict)
     results: list[RunResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
-def copy_db(source: Path, target: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        src = Path(str(source) + suffix)
-        if src.exists():
-            shutil.copyfile(src, Path(str(target) + suffix))
+def dbs(session: Session) -> Databases:
+    assert session.databases is not None
+    return session.databases
 
 
-def start_openlines(session: Session, db: Path, name: str) -> Server:
+def start_openlines(session: Session, db: str, name: str) -> Server:
     port = harness.free_port()
     return harness.start(
         name, harness.openlines_argv(str(db), port), port, session.workdir / f"{name}.log", "/healthz", 60
@@ -80,7 +80,7 @@ def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
     """A new demo database (the template of W0/W1), the methods it has, and, when a workload needs
     it, a seeded copy: a welcome bot and the session pool, with the bot events of seeding delivered."""
     opts = session.options
-    empty = session.workdir / "template-empty.db"
+    empty = dbs(session).new("template-empty")
     server = start_openlines(session, empty, "preflight")
     try:
         methods = asyncio.run(seed.available_methods(server.url))
@@ -96,14 +96,22 @@ def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
             session.skipped[w.name] = "method not available: " + ", ".join(missing)
     if not any(w.seed and w.name not in session.skipped for w in wanted):
         return
-    pool_db = session.workdir / "template-pool.db"
-    copy_db(empty, pool_db)
+    pool_db = dbs(session).copy(empty, "template-pool")
     server = start_openlines(session, pool_db, "seeding")
     try:
         t0 = time.monotonic()
         session.log(f"seeding {opts.pool:,} + {opts.warm_pool:,} sessions through the widget API…")
         made = asyncio.run(
-            seed.seed_pool(server.url, server.port, sink_url, opts.pool, opts.warm_pool, opts.visitors)
+            seed.seed_pool(
+                server.url,
+                server.port,
+                sink_url,
+                opts.pool,
+                opts.warm_pool,
+                opts.visitors,
+                # PostgreSQL: 32 concurrent new visitors time out allocating user ids (503); see docs
+                concurrency=4 if dbs(session).kind == "postgresql" else 32,
+            )
         )
         made.seconds = time.monotonic() - t0
         session.seeded["pool"] = made
@@ -121,7 +129,7 @@ def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
         harness.stop(server)
     if left:
         try:
-            settled = asyncio.run(seed.settle_outbox(str(pool_db)))
+            settled = asyncio.run(seed.settle_outbox(pool_db))
         except AttributeError as exc:  # the store's delivery API changed
             settled = 0
             session.notes.append(f"could not settle the outbox: {exc}")
@@ -132,17 +140,16 @@ def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
         prepare_scale(session, wanted, pool_db)
 
 
-def prepare_scale(session: Session, wanted: list[Workload], pool_db: Path) -> None:
+def prepare_scale(session: Session, wanted: list[Workload], pool_db: str) -> None:
     opts = session.options
-    scale_db = session.workdir / "template-scale.db"
-    copy_db(pool_db, scale_db)
+    scale_db = dbs(session).copy(pool_db, "template-scale")
     extra = max(0, opts.scale_sessions - session.seeded["pool"].stored_sessions)
     session.log(f"seeding {extra:,} more stored sessions in bulk…")
     t0 = time.monotonic()
     try:
         from openlines.bench import bulk
 
-        asyncio.run(bulk.add_sessions(str(scale_db), extra))
+        asyncio.run(bulk.add_sessions(scale_db, extra))
     except bulk.BulkUnavailable as exc:
         for w in wanted:
             if w.seed == "scale":
@@ -176,9 +183,12 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
             tag, harness.bare_argv(port), port, session.workdir / f"{tag}.log", "/healthz", 60
         )
     else:
-        db = session.workdir / f"{tag}.db"
-        copy_db(session.templates[workload.seed], db)
-        server = start_openlines(session, db, tag)
+        db = dbs(session).copy(session.templates[workload.seed], tag)
+        try:
+            server = start_openlines(session, db, tag)
+        except BaseException:
+            dbs(session).drop(db)
+            raise
     try:
         if opts.warmup > 0:
             warm_plan = plan_for(workload, seeded, warmup=True)
@@ -208,9 +218,8 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
             session.log(f"profile of {workload.name}: {written}")
     finally:
         harness.stop(server)
-    if not opts.keep:
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(session.workdir / f"{tag}.db") + suffix).unlink(missing_ok=True)
+        if workload.server != "bare" and not (opts.keep and dbs(session).kind == "sqlite"):
+            dbs(session).drop(db)
     return RunResult(
         workload.name, run, measurement, conns, server_cpu, rss.peak_kib / 1024, rss_start / 1024
     )
@@ -218,12 +227,11 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
 
 def run_session(options: Options, log: Log) -> Session:
     wanted = [BY_NAME[name.lower()] for name in options.workloads]
-    if not options.db.startswith("sqlite"):
-        raise SystemExit("openlines bench: only the SQLite store can be measured in this version")
     workdir = Path(tempfile.mkdtemp(prefix="openlines-bench-"))
     session = Session(options, workdir, log)
     sink: Server | None = None
     try:
+        session.databases = open_databases(options.db, workdir)
         if any(w.seed for w in wanted):
             port = harness.free_port()
             sink = harness.start(
@@ -244,6 +252,8 @@ def run_session(options: Options, log: Log) -> Session:
     finally:
         if sink is not None:
             harness.stop(sink)
+        if session.databases is not None:
+            session.databases.close()
         if options.keep:
             log(f"kept {workdir}")
         else:

@@ -175,12 +175,14 @@ async def open_sessions(
     return [x for x in out if x is not None]
 
 
-async def seed_pool(base_url: str, port: int, sink_url: str, pool: int, warm: int, visitors: int) -> Seeded:
+async def seed_pool(
+    base_url: str, port: int, sink_url: str, pool: int, warm: int, visitors: int, concurrency: int = 32
+) -> Seeded:
     """On a running server: a welcome bot, then ``pool + warm`` bot-owned sessions. W4a's visitors are
     taken from the pool (each workload run starts from a fresh copy of the database)."""
     async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as client:
         bot_id = await register_welcome_bot(client, sink_url)
-    made = await open_sessions(port, pool + warm, "bench-visitor-")
+    made = await open_sessions(port, pool + warm, "bench-visitor-", concurrency)
     seeded = Seeded(bot_id=bot_id, stored_sessions=len(made))
     seeded.chats = [chat for chat, _, _ in made[:pool]]
     seeded.warm_chats = [chat for chat, _, _ in made[pool:]]
