@@ -142,3 +142,14 @@ def test_a_timeout_in_seconds_with_routing_on(openlines_server: OpenlinesServer)
     moved = server.transfers(CHAT_ID=customer.chat_id)[-1]
     assert (moved["FROM_TYPE"], moved["FROM_ID"]) == ("user", first["TO_ID"])
     assert moved["TO_ID"] == ({2, 3} - {first["TO_ID"]}).pop()
+
+
+def test_a_slow_delivery_arrives_and_moves_the_fake_clock(openlines_server: OpenlinesServer) -> None:
+    server = openlines_server
+    welcome_bot(server)
+    before = server.clock.now()
+    server.faults.add("ONIMBOTJOINCHAT", target="delivery", delay=30)
+    server.customer(line=1).says("slowly")
+    server.events.wait_for("ONIMBOTJOINCHAT")
+    assert server.clock.now() == pytest.approx(before + 30)
+    assert server.deliveries(EVENT="ONIMBOTJOINCHAT")[0]["ATTEMPTS"] == 1  # delivered at the first try
