@@ -24,6 +24,7 @@ from openlines.protocol.envelope import ListPage
 
 MAX_DELAY = 86400.0  # a day of fake time per call is plenty; a real clock sleeps at most 60 s
 MAX_COUNT = 1_000_000
+MAX_FAULTS = 1000  # armed at once; every call walks the list
 
 
 def _number(call: Call, name: str, low: float, high: float) -> float | None:
@@ -104,6 +105,10 @@ def register(registry: Registry) -> None:
     async def fault_add(call: Call) -> dict[str, Any]:
         book = faults.book(call.services)
         fault = _fault(call)
+        if len(book.faults) >= MAX_FAULTS:
+            raise errors.argument_error(
+                "METHOD", f"At most {MAX_FAULTS} faults can be armed; clear some first"
+            )
         if call.has("SEED"):
             book.rng = random.Random(php.php_int(call.get("SEED")))
         return book.add(fault).summary()
