@@ -300,7 +300,6 @@ def test_outbox_claims_deliveries_and_bindings(store: Harness) -> None:
         second = await s.add_event(OutboxEvent("ONIMBOTMESSAGEADD", {"n": 2}, "http://a/", 1), 10.0)
         other = await s.add_event(OutboxEvent("ONIMBOTMESSAGEADD", {"n": 3}, "http://b/", 2), 10.0)
         assert [r[0] for r in await s.pending_events()] == [first, second, other]
-        assert await s.next_due() == 10.0
         claimed = await s.claim_due_events(10.0, 30.0, 10)
         assert [d.id for d in claimed] == [first, other]  # the second waits behind the first
         assert claimed[0].payload == {"n": 1} and claimed[0].claimed_until == 40.0
@@ -510,5 +509,27 @@ def test_concurrent_claims_never_share_a_row(store: Harness) -> None:
         assert len(every) == len(set(every)) == 60
         taken = [i for part in timers for i in part]
         assert len(taken) == len(set(taken)) == 40
+
+    store.run(go())
+
+
+def test_concurrent_user_creations_get_distinct_ids(store: Harness) -> None:
+    """Visitors arriving together (separate transactions on PostgreSQL) each get their own id,
+    above the ids the configuration gave explicitly."""
+    s = store.store
+
+    async def go() -> None:
+        await s.upsert_user(User(id=50, name="Configured"))
+
+        async def visitor(i: int) -> int:
+            async with s.atomic():
+                made = await s.create_user(User(id=0, kind="customer", name=f"V{i}"))
+                await s.set_meta(f"visitor{i}", str(made))
+                return made
+
+        ids = await asyncio.gather(*(visitor(i) for i in range(24)))
+        assert len(set(ids)) == 24 and min(ids) > 50
+        await s.upsert_user(User(id=500, name="Later"))
+        assert await s.create_user(User(id=0, kind="customer")) > 500
 
     store.run(go())

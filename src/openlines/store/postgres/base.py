@@ -34,6 +34,8 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 
 #: A fixed key for ``pg_advisory_lock`` while migrating ("openline" in ASCII, as a 63-bit number).
 MIGRATION_LOCK = 0x6F70656E6C696E65 & 0x7FFFFFFFFFFFFFFF
+#: The sequence of generated user ids (see ``migrate``).
+USER_IDS = "openlines_user_ids"
 #: Advisory lock namespace of an operator's capacity check (count + assign in one transaction).
 OPERATOR_LOCK = 0x6F70
 
@@ -169,6 +171,14 @@ class PgBase:
                                 migration.name,
                             )
                         applied.append(migration.version)
+                    # Generated user ids (customers, bots) come from a sequence: concurrent creations
+                    # never wait on each other. Users also get explicit ids from the configuration, so
+                    # the sequence starts above them (PgPlatform.create_user skips any it meets later).
+                    await con.execute(
+                        f"CREATE SEQUENCE IF NOT EXISTS {USER_IDS}; "
+                        f"SELECT setval('{USER_IDS}', GREATEST((SELECT COALESCE(MAX(id), 0) FROM users), "
+                        f"(SELECT last_value FROM {USER_IDS})))"
+                    )
                 finally:
                     await con.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
         except _UNAVAILABLE as exc:

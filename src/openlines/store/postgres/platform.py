@@ -7,8 +7,15 @@ from typing import Any
 
 from openlines.domain.credentials import AccessToken, App, AuthCode, RefreshGrant, Webhook
 from openlines.domain.users import User
-from openlines.store.postgres.base import PgBase, translate
+from openlines.store.postgres.base import USER_IDS, PgBase, translate
 from openlines.store.sqlite_platform import _USER_COLUMNS, _join, _scopes, _user, _user_values
+
+# The sequence's next value, or (when explicit ids from the configuration are above it) one more
+# than the largest id, moving the sequence there: ids stay above every existing user, as on SQLite.
+_NEXT_USER_ID = (
+    f"(SELECT CASE WHEN n > m THEN n ELSE setval('{USER_IDS}', m + 1) END "
+    f"FROM (SELECT nextval('{USER_IDS}') AS n, (SELECT COALESCE(MAX(id), 0) FROM users) AS m) AS s)"
+)
 
 
 class PgPlatform(PgBase):
@@ -35,23 +42,20 @@ class PgPlatform(PgBase):
         )
 
     async def create_user(self, user: User) -> int:
-        """A new user with the next id. Two concurrent creations may pick the same id: the insert
-        is retried (a savepoint keeps the caller's transaction usable)."""
-        values = _user_values(user)
-        for _ in range(20):
-            new_id = await self._create_user_once(values[1:])
-            if new_id:
-                return new_id
+        """A new user with the next id from a sequence (concurrent creations never wait on each
+        other). An id the configuration took explicitly is skipped: the sequence moves past the
+        largest id and the insert is tried again."""
+        values = _user_values(user)[1:]
+        for _ in range(5):
+            new_id = await self.fetchval(
+                f"INSERT INTO users({_USER_COLUMNS}) VALUES ({_NEXT_USER_ID},?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO NOTHING RETURNING id",
+                *values,
+            )
+            if new_id is not None:
+                return int(new_id)
+            await self.fetchval(f"SELECT setval('{USER_IDS}', (SELECT MAX(id) FROM users))")
         raise translate(TimeoutError("could not allocate a user id"))
-
-    async def _create_user_once(self, values: tuple[Any, ...]) -> int:
-        row = await self.fetchrow(
-            f"INSERT INTO users({_USER_COLUMNS}) VALUES "
-            "((SELECT COALESCE(MAX(id), 0) + 1 FROM users),?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT(id) DO NOTHING RETURNING id",
-            *values,
-        )
-        return 0 if row is None else int(row[0])
 
     async def get_user(self, user_id: int) -> User | None:
         row = await self.fetchrow(f"SELECT {_USER_COLUMNS} FROM users WHERE id = ?", user_id)
