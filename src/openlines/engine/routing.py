@@ -19,6 +19,7 @@ from openlines.domain import texts
 from openlines.domain.openlines import Bot, Chat, Line, Session, Status
 from openlines.engine import transfer as ownership
 from openlines.services import Services
+from openlines.store.base import LockConflict
 
 BATCH = 20  # waiting sessions re-tried per line when an operator becomes free
 PAGE = 8  # queue operators read per query
@@ -179,6 +180,15 @@ async def _write_change(
     return int(change.history.id) if change.history is not None else 0
 
 
+async def _try_lock(services: Services, chat_id: int) -> Chat | None:
+    """The chat locked for this transaction, or None when another one holds it (PostgreSQL): that
+    session is being changed right now and its own queue timer looks at it again."""
+    try:
+        return await services.store.lock_chat(chat_id)
+    except LockConflict:
+        return None
+
+
 async def operator_freed(
     services: Services, user_id: int, cause: str = "operator_free", exclude: int = 0
 ) -> int:
@@ -192,9 +202,10 @@ async def operator_freed(
                 session = await store.get_session(session_id) if session_id != exclude else None
                 if session is None:
                     continue
-                chat = await store.lock_chat(session.chat_id)
+                chat = await _try_lock(services, session.chat_id)
                 if chat is None:
                     continue
+                session = await store.get_session(session_id) or session  # as of the lock
                 decision = await distribute(services, chat, session, cause)
                 if decision is None:
                     continue
@@ -214,10 +225,13 @@ async def operator_unavailable(services: Services, user_id: int) -> int:
             if session.owner_type != "user" or not rules.is_waiting_for_answer(session):
                 continue
             line = await store.line_settings(session.line_id)
-            chat = await store.lock_chat(session.chat_id)
+            chat = await _try_lock(services, session.chat_id)
             if line is None or chat is None or not rules.checks_availability(line):
                 continue
-            if await distribute(services, chat, session, "operator_unavailable") is not None:
+            current = await store.get_session(session.id)  # as of the lock
+            if current is None or current.owner_type != "user" or current.operator_id != user_id:
+                continue
+            if await distribute(services, chat, current, "operator_unavailable") is not None:
                 moved += 1
     return moved
 

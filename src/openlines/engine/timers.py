@@ -22,11 +22,13 @@ from openlines.clock import FakeClock
 from openlines.domain import routing as rules
 from openlines.domain.openlines import Session, Status
 from openlines.services import Services
+from openlines.store.base import LockConflict
 
 log = logging.getLogger("openlines.timers")
 
 SCHEDULER = "timer_scheduler"  # services.extras key
 MAX_SLEEP = 30.0  # re-check at least this often on the real clock (a moved system clock, a lost wake)
+BUSY_RETRY = 0.05  # seconds before retrying a timer whose chat another transaction holds
 
 
 async def arm(services: Services, session: Session, kind: rules.TimerKind, due: float) -> None:
@@ -49,12 +51,16 @@ async def _fire(services: Services, timer: rules.Timer) -> None:
     session = await store.get_session(timer.session_id)
     if session is None or session.closed:
         return
+    # Lock the chat first: a chat another transaction holds raises LockConflict, and the claim rolls
+    # back with it (the engine calls below would otherwise refuse quietly and the job would be lost).
+    chat = await store.lock_chat(session.chat_id)
+    if chat is None:
+        return
+    session = await store.get_session(timer.session_id) or session
     kind = timer.kind
     if kind == "queue":
         if rules.is_waiting_for_answer(session):
-            chat = await store.lock_chat(session.chat_id)
-            if chat is not None:
-                await routing.distribute(services, chat, session, "queue_timer")
+            await routing.distribute(services, chat, session, "queue_timer")
     elif kind == "welcome_bot":
         if session.owner_type == "bot" and session.version == timer.version:
             await ownership.end_bot_session(services, session.chat_id, 0)
@@ -69,8 +75,7 @@ async def _fire(services: Services, timer: rules.Timer) -> None:
             and line.setting("NO_ANSWER_RULE") == "text"
         ):
             text = str(line.setting("NO_ANSWER_TEXT") or "").strip()
-            chat = await store.lock_chat(session.chat_id)
-            if text and chat is not None:
+            if text:
                 await post_system(services, chat, text, IMPORTANT_CONNECTOR="Y")
                 await store.save_chat(chat)
 
@@ -86,6 +91,8 @@ async def run_one(services: Services, now: float) -> bool:
                 return False
             await _fire(services, claimed)
         return True
+    except LockConflict:
+        raise  # the chat is busy (PostgreSQL, another worker): the claim rolled back; try again soon
     except Exception:
         if claimed is None:
             raise
@@ -150,6 +157,9 @@ class Scheduler:
             try:
                 await run_due(self.services)
                 due = await self.services.store.next_timer_due()
+            except LockConflict:
+                await asyncio.sleep(BUSY_RETRY)
+                continue
             except Exception:  # a broken database must not kill the scheduler; try again later
                 log.exception("timer pass failed")
                 due = clock.now() + MAX_SLEEP
@@ -185,7 +195,11 @@ class Scheduler:
                     break
                 moment = min(max(due, floor), target)
                 clock.set(moment)
-                if not await run_one(self.services, moment):
+                try:
+                    if not await run_one(self.services, moment):
+                        break
+                except LockConflict:
+                    self.wake()  # the background loop retries what is left
                     break
                 floor = moment
                 count += 1
