@@ -128,7 +128,11 @@ def serve(
     ] = None,
     workers: Annotated[
         int,
-        typer.Option("--workers", help="Worker processes sharing the port (more than 1 needs PostgreSQL)."),
+        typer.Option(
+            "--workers",
+            envvar="OPENLINES_WORKERS",
+            help="Worker processes sharing the port (more than 1 needs PostgreSQL).",
+        ),
     ] = 1,
 ) -> None:
     """Run the server."""
