@@ -275,7 +275,7 @@ def test_a_restart_delivers_what_was_claimed_but_not_confirmed(tmp_path: Path, h
     asyncio.run(scenario())
 
 
-def test_next_due_ignores_rows_held_back_or_in_flight(tmp_path: Path, handler: Handler) -> None:
+def test_next_due_is_the_next_retry_not_rows_held_back_or_in_flight(tmp_path: Path, handler: Handler) -> None:
     """The real-clock worker sleeps until ``next_due``: a row blocked behind a retry of its chat, or
     one already on the wire, must not make that time 'now' (the loop would spin)."""
 
@@ -290,11 +290,12 @@ def test_next_due_ignores_rows_held_back_or_in_flight(tmp_path: Path, handler: H
             await add_event(services, "b", handler.url())
             claimed = await store.claim_due_events(now, 40.0, 10)
             assert [d.id for d in claimed] == [first]  # b waits behind a
-            assert await store.next_due() == now + 40.0  # a is on the wire until its claim ends
+            assert await store.next_due(now) is None  # a is on the wire, b is held back: no timer
             async with store.atomic():
                 await store.mark_failed(first, 1, now + 8.0, "HTTP 500")
-            assert await store.next_due() == now + 8.0  # not b's due time: b is held back
+            assert await store.next_due(now) == now + 8.0  # a's retry; b stays behind it
             assert await store.claim_due_events(now, 40.0, 10) == []
+            assert [d.id for d in await store.claim_due_events(now + 8.0, 40.0, 10)] == [first]
         finally:
             await stop_portal(services)
 

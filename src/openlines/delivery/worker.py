@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import sys
 import time
 from collections import Counter
 
@@ -32,8 +33,14 @@ from openlines.services import Services
 
 log = logging.getLogger("openlines.delivery")
 
+try:  # httpcore imports sniffio on every request; when it is absent, make that failure instant
+    import sniffio  # noqa: F401
+except ImportError:
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
+
 CLAIM_MARGIN = 10.0  # seconds a claim outlives the longest possible attempt
 PURGE_EVERY = 60.0  # real seconds between two purges of old deliveries
+ANSWER_LIMIT = 64 * 1024  # bytes of a handler's answer read before its connection is dropped
 MIN_IDLE = 0.02  # seconds: the shortest sleep between two passes that were not woken
 
 
@@ -127,9 +134,10 @@ class DeliveryWorker:
         wait = self.config.poll_interval
         clock = self.services.clock
         if not clock.fake:
-            due = await self.services.store.next_due()
+            now = clock.now()
+            due = await self.services.store.next_due(now)
             if due is not None:
-                wait = min(wait, due - clock.now())
+                wait = min(wait, due - now)
         return max(wait, MIN_IDLE)
 
     async def pump(self) -> int:
@@ -230,6 +238,13 @@ class DeliveryWorker:
         """POST one delivery and answer the handler's HTTP status. The answer's body is not read."""
         assert self._client is not None
         async with self._client.stream("POST", url, content=payload, headers=headers) as response:
+            # Read a short answer to the end so the connection is reused; a long one is cut off
+            # (closing that connection) rather than held in memory.
+            read = 0
+            async for chunk in response.aiter_raw():
+                read += len(chunk)
+                if read > ANSWER_LIMIT:
+                    break
             return response.status_code
 
     async def _resolve_owner(self, delivery: Delivery) -> bool:

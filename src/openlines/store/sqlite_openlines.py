@@ -49,6 +49,7 @@ _MESSAGE_COLS = _columns(Message)
 _SESSION_COLS = _columns(Session)
 _TRANSFER_COLS = _columns(Transfer)
 _DELIVERY_COLS = _columns(Delivery)
+_TARGET_AT = _DELIVERY_COLS.index("target")
 
 
 class SqliteOpenLines(SqliteBase):
@@ -417,7 +418,9 @@ class SqliteOpenLines(SqliteBase):
         """
         cols = ", ".join("o." + c for c in _DELIVERY_COLS)
         rows = self.db.execute(
-            f"SELECT {cols} FROM outbox o WHERE o.status = 'pending' AND o.target != '' "
+            # Walk the pending rows in id order (index outbox_status) and stop at ``limit``: no sort of
+            # every pending row on each pass.
+            f"SELECT {cols} FROM outbox o INDEXED BY outbox_status WHERE o.status = 'pending' AND o.target != '' "
             "AND o.due <= ? AND o.claimed_until <= ? "
             "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
             "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ?",
@@ -428,12 +431,11 @@ class SqliteOpenLines(SqliteBase):
         for row in rows:
             if len(claimed) >= limit:
                 break
-            if row[0] in skip:
+            target = row[_TARGET_AT]
+            if row[0] in skip or (per_target and counts.get(target, 0) >= per_target):
                 continue
-            delivery = self._delivery(row)
-            if per_target and counts.get(delivery.target, 0) >= per_target:
-                continue
-            counts[delivery.target] = counts.get(delivery.target, 0) + 1
+            counts[target] = counts.get(target, 0) + 1
+            delivery = self._delivery(row)  # decode the payload only of the rows taken
             delivery.claimed_until = now + lease
             claimed.append(delivery)
         if claimed:  # no await since the SELECT: nothing else ran in between
@@ -443,13 +445,14 @@ class SqliteOpenLines(SqliteBase):
                 )
         return claimed
 
-    async def next_due(self) -> float | None:
-        """When the next row can be claimed: the earliest due time (or claim expiry) of the rows
-        that head their (target, chat) line; None when nothing waits."""
+    async def next_due(self, after: float) -> float | None:
+        """The earliest due time after ``after`` of a pending row (a retry still to come), or None.
+
+        Rows already due are left out: they are claimed at once, or wait behind their chat's line or
+        a free slot, and a finished delivery wakes the worker for those.
+        """
         row = self.db.execute(
-            "SELECT MIN(MAX(o.due, o.claimed_until)) FROM outbox o WHERE o.status = 'pending' "
-            "AND o.target != '' AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' "
-            "AND p.target = o.target AND p.chat_id = o.chat_id AND p.id < o.id)"
+            "SELECT MIN(due) FROM outbox WHERE status = 'pending' AND due > ?", (after,)
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 

@@ -474,9 +474,9 @@ class PgOpenLines(PgBase):
                 )
         return claimed
 
-    async def next_due(self) -> float | None:
-        """The earliest due time of a pending row, or None when nothing is pending."""
-        value = await self.fetchval("SELECT MIN(due) FROM outbox WHERE status = 'pending'")
+    async def next_due(self, after: float) -> float | None:
+        """The earliest due time after ``after`` of a pending row (a retry still to come), or None."""
+        value = await self.fetchval("SELECT MIN(due) FROM outbox WHERE status = 'pending' AND due > ?", after)
         return None if value is None else float(value)
 
     async def release_claims(self) -> int:
