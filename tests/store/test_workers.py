@@ -5,7 +5,10 @@ answers and finishes over few chats and operators against two workers on Postgre
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,3 +254,108 @@ def test_concurrent_transfers_answers_and_finishes_on_two_workers(workers: PgSer
         )
         assert recorded == accepted[chat], chat
     assert all(count <= MAX_CHAT for count in load.values()), load
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def test_a_killed_worker_loses_nothing_committed_and_is_started_again(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with pg_server(tmp_path_factory, "kill-server", "--demo", "--workers", "2") as server:
+        assert server.proc is not None
+        workers_before = children_of(server.proc.pid)
+        assert len(workers_before) == 2
+        with server.client() as http:
+            bot = call(
+                http,
+                "imbot.register",
+                {
+                    "CODE": "killbot",
+                    "TYPE": "O",
+                    "EVENT_HANDLER": "http://127.0.0.1:9/bot",
+                    "PROPERTIES": {"NAME": "K"},
+                    "CLIENT_ID": CLIENT,
+                },
+            )
+            settings = {"WELCOME_BOT_ENABLE": "Y", "WELCOME_BOT_ID": bot, "WELCOME_BOT_JOIN": "always"}
+            assert call(http, "imopenlines.config.update", {"CONFIG_ID": 1, "PARAMS": settings}) is True
+            chats = []
+            for i in range(6):
+                answer = http.post(
+                    "/widget/1/messages", json={"visitor": f"kill-{i}", "text": "hi", "name": "K"}
+                )
+                assert answer.status_code == 200, answer.text
+                chats.append(int(answer.json()["chat_id"]))
+        victim = min(workers_before)
+        targets = [{"USER_ID": 2}, {"USER_ID": 3}, {"QUEUE_ID": 1}]
+
+        started: list[int] = []
+
+        async def fire() -> list[tuple[int, dict[str, Any], int]]:
+            limits = httpx.Limits(max_connections=24, max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client:
+
+                async def one(i: int) -> tuple[int, dict[str, Any], int]:
+                    chat, target = chats[i % len(chats)], targets[i % len(targets)]
+                    started.append(i)
+                    if len(started) == 80:
+                        os.kill(victim, signal.SIGKILL)  # in the middle of the load
+                    try:
+                        answer = await client.post(
+                            f"{DEMO_HOOK}imopenlines.bot.session.transfer",
+                            json={"CHAT_ID": chat, "CLIENT_ID": CLIENT, **target},
+                        )
+                    except httpx.TransportError:
+                        return chat, target, 0  # the connection died with the worker: not accepted
+                    return chat, target, answer.status_code
+
+                results: list[tuple[int, dict[str, Any], int]] = []
+                for start in range(0, 240, 40):  # in waves, so the kill lands between finished calls
+                    results += await asyncio.gather(*(one(i) for i in range(start, start + 40)))
+                return results
+
+        outcomes = asyncio.run(fire())
+        assert all(status in (0, 200, 400) for _, _, status in outcomes)
+        accepted: dict[int, Counter[tuple[str, int]]] = defaultdict(Counter)
+        for chat, target, status in outcomes:
+            if status == 200:
+                kind = "user" if "USER_ID" in target else "queue"
+                accepted[chat][(kind, int(target.get("USER_ID", target.get("QUEUE_ID", 0))))] += 1
+
+        async def recorded() -> list[asyncpg.Record]:
+            db = await asyncpg.connect(server.db)
+            try:
+                return list(
+                    await db.fetch(
+                        "SELECT chat_id, to_type, to_id FROM transfers WHERE mode = 'bot' AND to_id != $1",
+                        bot,
+                    )
+                )
+            finally:
+                await db.close()
+
+        history: dict[int, Counter[tuple[str, int]]] = defaultdict(Counter)
+        for row in asyncio.run(recorded()):
+            history[row["chat_id"]][(row["to_type"], row["to_id"])] += 1
+        for chat in chats:  # every answered 200 is committed (a call cut off by the kill may be too)
+            assert not accepted[chat] - history[chat], chat
+        # the supervisor started a new worker, and the server answers on
+        deadline = time.monotonic() + 30
+        while len(children_of(server.proc.pid) - {victim}) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(children_of(server.proc.pid) - {victim}) == 2
+        with server.client() as http:
+            for _ in range(4):
+                assert call(http, "user.get", {"ID": 1})[0]["ID"] == "1"
