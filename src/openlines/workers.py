@@ -26,6 +26,7 @@ from typing import Any
 from openlines.clock import FakeClock
 from openlines.config import Config
 from openlines.services import Services
+from openlines.store.base import StoreUnavailable
 
 log = logging.getLogger("openlines.workers")
 
@@ -86,7 +87,10 @@ def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
         before = fake.now()
         await app(scope, receive, send)
         if fake.now() != before:
-            await store.set_meta(CLOCK_KEY, repr(fake.now()))
+            try:
+                await store.set_meta(CLOCK_KEY, repr(fake.now()))
+            except StoreUnavailable:
+                log.warning("the fake clock moved but could not be shared: the database is unavailable")
 
     return wrapped
 

@@ -300,6 +300,8 @@ def test_outbox_claims_deliveries_and_bindings(store: Harness) -> None:
         second = await s.add_event(OutboxEvent("ONIMBOTMESSAGEADD", {"n": 2}, "http://a/", 1), 10.0)
         other = await s.add_event(OutboxEvent("ONIMBOTMESSAGEADD", {"n": 3}, "http://b/", 2), 10.0)
         assert [r[0] for r in await s.pending_events()] == [first, second, other]
+        assert await s.next_due(0.0) == 10.0
+        assert await s.next_due(10.0) is None  # nothing due later than that
         claimed = await s.claim_due_events(10.0, 30.0, 10)
         assert [d.id for d in claimed] == [first, other]  # the second waits behind the first
         assert claimed[0].payload == {"n": 1} and claimed[0].claimed_until == 40.0

@@ -54,6 +54,7 @@ _CONFLICT: tuple[type[BaseException], ...] = (
     asyncpg.LockNotAvailableError,
     asyncpg.DeadlockDetectedError,
     asyncpg.SerializationError,
+    asyncpg.UniqueViolationError,  # a concurrent request created the same row first
 )
 _EXPECTED = _UNAVAILABLE + _CONFLICT
 
