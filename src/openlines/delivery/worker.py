@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import random
 import sys
@@ -33,9 +34,9 @@ from openlines.services import Services
 
 log = logging.getLogger("openlines.delivery")
 
-try:  # httpcore imports sniffio on every request; when it is absent, make that failure instant
-    import sniffio  # noqa: F401
-except ImportError:
+if importlib.util.find_spec("sniffio") is None:
+    # httpcore tries "import sniffio" on every request; a failed import searches the whole path each
+    # time. Marking it absent makes that failure instant.
     sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 CLAIM_MARGIN = 10.0  # seconds a claim outlives the longest possible attempt
