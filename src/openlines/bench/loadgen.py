@@ -84,11 +84,12 @@ def lua_script(plan: Plan, max_requests: int) -> str:
             "local chats = {" + ",".join(str(c) for c in plan.chats) + "}",
             "local users = {" + ",".join(str(u) for u in plan.users) + "}",
             f"local client = {_lua_str(plan.client_id)}",
+            f"local target = {_lua_str(plan.target)}",  # routing lane: USER_ID or QUEUE_ID
             f"local per = {int(plan.per_request)}",
             "local n = #chats",
             "local i = -1",
             "local function tq(k)",
-            "  return 'CHAT_ID=' .. chats[k % n + 1] .. '&USER_ID=' .. users[math.floor(k / n) % #users + 1]",
+            "  return 'CHAT_ID=' .. chats[k % n + 1] .. '&' .. target .. '=' .. users[math.floor(k / n) % #users + 1]",
             "    .. '&LEAVE=N&CLIENT_ID=' .. client",
             "end",
             "local function enc(s)",

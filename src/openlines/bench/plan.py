@@ -31,6 +31,7 @@ class Plan:
     per_request: int = 1
     visitors: list[tuple[str, str]] = field(default_factory=list)
     expect: str = ""  # a substring every answer must contain; "" checks the status only
+    target: str = "USER_ID"  # routing lane: W3 sends QUEUE_ID (users then holds line ids)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -46,7 +47,7 @@ def transfer_query(plan: Plan, i: int) -> str:
     n = len(plan.chats)
     chat = plan.chats[i % n]
     user = plan.users[(i // n) % len(plan.users)]
-    return f"CHAT_ID={chat}&USER_ID={user}&LEAVE=N&CLIENT_ID={plan.client_id}"
+    return f"CHAT_ID={chat}&{plan.target}={user}&LEAVE=N&CLIENT_ID={plan.client_id}"
 
 
 def body(plan: Plan, i: int) -> tuple[bytes, list[tuple[str, str]]]:

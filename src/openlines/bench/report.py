@@ -109,7 +109,7 @@ def summarise(session: Session, command: str, machine_info: dict[str, Any]) -> d
         entry["vs_W0s"] = ratio(session, w.name, "W0s")
         if w.name == "W5":  # each request is a batch of transfers
             entry["transfers_per_s"] = spread([r.measurement.rps * BATCH_SIZE for r in runs])
-        if w.name == "W2-1M":
+        if w.name in ("W2-1M", "W3"):  # W3: routing lane, a queue transfer against W2 of the same run
             entry["vs_W2"] = ratio(session, w.name, "W2")
         entry["runs"] = [
             {

@@ -69,11 +69,14 @@ def dbs(session: Session) -> Databases:
     return session.databases
 
 
-def start_openlines(session: Session, db: str, name: str) -> Server:
+def start_openlines(session: Session, db: str, name: str, config: str = "") -> Server:
     port = harness.free_port()
-    return harness.start(
-        name, harness.openlines_argv(str(db), port), port, session.workdir / f"{name}.log", "/healthz", 60
-    )
+    argv = harness.openlines_argv(str(db), port)
+    if config:  # routing lane: a workload's own configuration on top of the demo portal (W3)
+        path = session.workdir / f"{name}.toml"
+        path.write_text(config, encoding="utf-8")
+        argv += ["--config", str(path)]
+    return harness.start(name, argv, port, session.workdir / f"{name}.log", "/healthz", 60)
 
 
 def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
@@ -166,7 +169,7 @@ def prepare_scale(session: Session, wanted: list[Workload], pool_db: str) -> Non
 
 def connections_for(workload: Workload, seeded: Seeded | None, wanted: int, warmup: bool) -> int:
     """At most half a pass over the chat pool in flight, so no chat is transferred twice at once."""
-    if seeded is None or workload.name not in ("W2", "W2-1M", "W5"):
+    if seeded is None or workload.name not in ("W2", "W2-1M", "W3", "W5"):
         return wanted
     pool = len(seeded.warm_chats if warmup else seeded.chats)
     per = 50 if workload.name == "W5" else 1
@@ -185,7 +188,7 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
     else:
         db = dbs(session).copy(session.templates[workload.seed], tag)
         try:
-            server = start_openlines(session, db, tag)
+            server = start_openlines(session, db, tag, workload.config)
         except BaseException:
             dbs(session).drop(db)
             raise

@@ -22,6 +22,17 @@ class Workload:
     seed: str = ""  # "" no sessions, "pool" the transfer pool, "scale" the pool among 1,000,000
     rate: float = 0.0  # > 0: open loop at this many requests per second
     notes: tuple[str, ...] = field(default_factory=tuple)
+    config: str = ""  # routing lane: TOML added to the demo portal's configuration for this workload
+
+
+def routing_config(operators: int = 50, max_chat: int = 250) -> str:
+    """Routing on, and line 1's queue made of ``operators`` new employees with a MAX_CHAT each."""
+    ids = list(range(1001, 1001 + operators))
+    users = "".join(f'[[users]]\nid = {uid}\nname = "Op{uid}"\n\n' for uid in ids)
+    line = (
+        f'[[lines]]\nid = 1\nname = "Support"\nqueue = {ids}\nqueue_type = "evenly"\nMAX_CHAT = {max_chat}\n'
+    )
+    return "[server]\nrouting = true\n\n" + users + line
 
 
 W0 = Workload("W0", "bare no-op endpoint /_noop on the openlines server (this run's ceiling)")
@@ -57,7 +68,16 @@ SCALE = Workload(
     seed="scale",
 )
 
-ALL = [W0, W0S, W1, W2, W4A, W5, SCALE]
+W3 = Workload(  # routing lane (issue 6); see docs/routing.md
+    "W3",
+    "imopenlines.bot.session.transfer to queue1, routed among 50 operators under MAX_CHAT (same pool as W2)",
+    methods=(TRANSFER, "imbot.register", "imopenlines.config.update", "openlines.routing.explain"),
+    widget=True,
+    seed="pool",
+    config=routing_config(),
+)
+
+ALL = [W0, W0S, W1, W2, W3, W4A, W5, SCALE]
 BY_NAME = {w.name.lower(): w for w in ALL}
 QUICK = ["W0", "W0s", "W1", "W2", "W4a", "W5"]
 
@@ -81,6 +101,17 @@ def plan_for(workload: Workload, seeded: Seeded | None, warmup: bool = False) ->
             users=OPERATORS,
             client_id=seeded.client_id,
             expect='"result":true',
+        )
+    if workload.name == "W3":  # routing lane: every transfer hands the chat to the queue again
+        return Plan(
+            path=WEBHOOK + TRANSFER + ".json",
+            kind="transfer",
+            content_type=FORM,
+            chats=chats,
+            users=[1],
+            client_id=seeded.client_id,
+            expect='"result":true',
+            target="QUEUE_ID",
         )
     if workload.name == "W5":
         return Plan(
