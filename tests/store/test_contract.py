@@ -8,6 +8,8 @@ import inspect
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from openlines.domain.bot_commands import BotCommand
 from openlines.domain.credentials import AccessToken, App, AuthCode, RefreshGrant
@@ -533,5 +535,53 @@ def test_concurrent_user_creations_get_distinct_ids(store: Harness) -> None:
         assert len(set(ids)) == 24 and min(ids) > 50
         await s.upsert_user(User(id=500, name="Later"))
         assert await s.create_user(User(id=0, kind="customer")) > 500
+
+    store.run(go())
+
+
+TEXT = st.text(st.characters(blacklist_characters="\x00"), max_size=20)  # NUL: see the next test
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+TIME = st.floats(min_value=0, max_value=253402300799, allow_nan=False)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    text=TEXT,
+    params=st.dictionaries(
+        TEXT, st.none() | st.booleans() | INT64 | TEXT | st.lists(TEXT, max_size=2), max_size=3
+    ),
+    author=INT64,
+    when=TIME,
+    flags=st.tuples(st.booleans(), st.booleans()),
+)
+def test_messages_keep_their_values_exactly(
+    store: Harness, text: str, params: dict[str, Any], author: int, when: float, flags: tuple[bool, bool]
+) -> None:
+    s = store.store
+
+    async def go() -> None:
+        chat_id = await s.create_chat(Chat(0, title=text))
+        message = Message(0, chat_id, author, text, flags[0], params, when, when, flags[1])
+        await s.add_message(message)
+        assert await s.get_message(message.id) == message
+        chat = await s.get_chat(chat_id)
+        assert chat is not None and chat.title == text
+
+    store.run(go())
+
+
+def test_nul_characters_never_fail_a_write(store: Harness) -> None:
+    """SQLite keeps a NUL character; PostgreSQL text cannot hold one, so it becomes U+FFFD there."""
+    s = store.store
+
+    async def go() -> None:
+        chat_id = await s.create_chat(Chat(0, title="a\x00b"))
+        message_id = await s.add_message(Message(0, chat_id, 1, "x\x00y", params={"K": "\x00"}))
+        message = await s.get_message(message_id)
+        chat = await s.get_chat(chat_id)
+        assert message is not None and chat is not None
+        nul = "\x00" if store.dialect == "sqlite" else "\ufffd"
+        assert (message.text, chat.title) == (f"x{nul}y", f"a{nul}b")
+        assert message.params == {"K": "\x00"}  # JSON escapes it on both
 
     store.run(go())

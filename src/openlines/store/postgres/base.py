@@ -243,28 +243,36 @@ class PgBase:
     # --- statements (``?`` placeholders, like the SQLite mixins) -----------------------------------------
 
     async def fetch(self, text: str, *args: Any) -> list[asyncpg.Record]:
-        query = sql(text)
+        query, args = sql(text), _text_safe(args)
         return await self._run(lambda con: con.fetch(query, *args))
 
     async def fetchrow(self, text: str, *args: Any) -> asyncpg.Record | None:
-        query = sql(text)
+        query, args = sql(text), _text_safe(args)
         return await self._run(lambda con: con.fetchrow(query, *args))
 
     async def fetchval(self, text: str, *args: Any) -> Any:
-        query = sql(text)
+        query, args = sql(text), _text_safe(args)
         return await self._run(lambda con: con.fetchval(query, *args))
 
     async def execute(self, text: str, *args: Any) -> int:
         """Run a statement; the number of rows it touched."""
-        query = sql(text)
+        query, args = sql(text), _text_safe(args)
         status: str = await self._run(lambda con: con.execute(query, *args))
         return rowcount(status)
 
     async def executemany(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
-        query = sql(text)
+        query, rows = sql(text), [_text_safe(tuple(row)) for row in rows]
         await self._run(lambda con: con.executemany(query, rows))
+
+
+def _text_safe(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """PostgreSQL text cannot hold NUL characters (SQLite can): each becomes U+FFFD, the
+    replacement character, instead of failing the request."""
+    if not any(type(a) is str and "\x00" in a for a in args):
+        return args
+    return tuple(a.replace("\x00", "\ufffd") if type(a) is str else a for a in args)
 
 
 def _safe(dsn: str) -> str:
