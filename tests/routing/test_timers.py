@@ -137,7 +137,7 @@ QUERIES = [
     (
         "SELECT COUNT(*) FROM sessions WHERE closed = 0 AND operator_id = 11 AND line_id = 1 "
         "AND owner_type = 'user' AND status < 40",
-        "sessions_open_owner",
+        "sessions_operator_load",
     ),
     ("SELECT MIN(due) FROM timers WHERE fired = 0", "timers_due"),
     ("SELECT id FROM timers WHERE fired = 0 AND due <= 5 ORDER BY due, id LIMIT 1", "timers_due"),
