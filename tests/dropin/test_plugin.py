@@ -157,3 +157,14 @@ def test_a_slow_delivery_arrives_and_moves_the_fake_clock(openlines_server: Open
         lambda: [d for d in server.deliveries(EVENT="ONIMBOTJOINCHAT") if d["STATUS"] == "delivered"]
     )
     assert row[0]["ATTEMPTS"] == 1
+
+
+@pytest.mark.openlines(limits="cloud")
+def test_the_marker_turns_on_the_cloud_limits(openlines_server: OpenlinesServer) -> None:
+    for _ in range(50):
+        openlines_server.call("server.time")
+    with pytest.raises(OpenlinesError) as caught:
+        openlines_server.call("server.time")
+    assert (caught.value.status, caught.value.code) == (503, "QUERY_LIMIT_EXCEEDED")
+    openlines_server.clock.advance(1)  # the fixture's own control calls are never limited
+    assert isinstance(openlines_server.call("server.time"), str)
