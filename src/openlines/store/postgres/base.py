@@ -126,6 +126,7 @@ class PgBase:
                 timeout=10.0,
                 command_timeout=30.0,
                 server_settings={"lock_timeout": "5s", "application_name": "openlines"},
+                reset=_keep_session,
             )
         except Exception as exc:  # any failure to reach the database is one clear line
             raise StoreUnavailable(f"cannot connect to PostgreSQL ({_safe(self.dsn)}): {exc}") from exc
@@ -265,6 +266,12 @@ class PgBase:
             return
         query, rows = sql(text), [_text_safe(tuple(row)) for row in rows]
         await self._run(lambda con: con.executemany(query, rows))
+
+
+async def _keep_session(connection: Connection) -> None:
+    """Nothing to reset when a connection goes back to the pool (asyncpg still rolls back an open
+    transaction first): the store sets no session state, listens to nothing and releases its one
+    session advisory lock itself, so asyncpg's default reset query would be a wasted round trip."""
 
 
 def _text_safe(args: tuple[Any, ...]) -> tuple[Any, ...]:
