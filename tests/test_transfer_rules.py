@@ -257,3 +257,27 @@ def test_a_not_welcome_bot_stays_with_leave_while_unanswered() -> None:
         id=1, chat_id=1, line_id=1, customer_id=100, status=40, owner_type="user", operator_id=3
     )
     assert 7 in rules.plan_user_transfer(answered, other, members, 2, leave=True, **kwargs).remove
+
+
+def test_intercept_says_who_took_the_dialogue_from_whom() -> None:
+    held = Session(
+        id=1, chat_id=1, line_id=1, customer_id=100, status=Status.OPERATOR, owner_type="user", operator_id=2
+    )
+    members = {100: "customer", 2: "employee"}
+    common: dict[str, Any] = {"from_type": "user", "from_id": 3, "actor_id": 3, "leave": False, "now": 5.0}
+    taken = rules.plan_user_transfer(held, Line(id=1), members, 3, mode="intercept", **common)
+    assert (
+        taken.notices == [texts.intercept(3, 2)] == ["[USER=3][/USER] took conversation from [USER=2][/USER]"]
+    )
+    handed = rules.plan_user_transfer(held, Line(id=1), members, 3, mode="operator", **common)
+    assert handed.notices == [texts.transfer(3, 3)]
+
+
+def test_finishing_to_start_anew_says_so() -> None:
+    held = Session(
+        id=1, chat_id=1, line_id=1, customer_id=100, status=Status.OPERATOR, owner_type="user", operator_id=2
+    )
+    restart = rules.plan_finish(held, Line(id=1), actor_id=2, spam=False, now=5.0, restart=True)
+    assert restart.notices == ["[USER=2][/USER] closed the current conversation and started a new one"]
+    plain = rules.plan_finish(held, Line(id=1), actor_id=2, spam=False, now=5.0)
+    assert plain.notices == [texts.session_closed(2)]

@@ -239,8 +239,16 @@ def plan_user_transfer(
             reason=reason,
             now=now,
         ),
-        notices=[texts.transfer(from_id, target_id)],
+        notices=[_user_transfer_notice(session, mode, from_id, target_id)],
     )
+
+
+def _user_transfer_notice(session: Session, mode: TransferMode, from_id: int, target_id: int) -> str:
+    """An intercept says who took the dialogue from whom; every other hand-over to a user says
+    who transferred it. (The female intercept text differs only in spacing; we use the male one.)"""
+    if mode == "intercept" and session.owner_type == "user" and session.operator_id:
+        return texts.intercept(target_id, session.operator_id)
+    return texts.transfer(from_id, target_id)
 
 
 def queue_notice(from_id: int, from_line: Line | None, to_line: Line) -> str:
@@ -412,7 +420,9 @@ def plan_answer(
     )
 
 
-def plan_finish(session: Session, line: Line | None, *, actor_id: int, spam: bool, now: float) -> Change:
+def plan_finish(
+    session: Session, line: Line | None, *, actor_id: int, spam: bool, now: float, restart: bool = False
+) -> Change:
     """Close the session: CLOSE (60), or SPAM (65). The owner fields keep the last owner."""
     updated = replace(
         session,
@@ -425,6 +435,8 @@ def plan_finish(session: Session, line: Line | None, *, actor_id: int, spam: boo
     )
     if spam:
         notice = texts.mark_spam(actor_id)
+    elif restart and actor_id > 0:
+        notice = texts.close_for_open(actor_id)
     elif actor_id > 0:
         notice = texts.session_closed(actor_id)
     else:

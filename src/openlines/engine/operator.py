@@ -200,7 +200,7 @@ async def start(services: Services, chat_id: int, user_id: int, admin: bool, mes
         if line is None:
             raise chat_type_error()
         if await store.open_session_of_chat(chat.id) is not None:
-            await ownership.finish(services, chat.id, user_id)
+            await ownership.finish(services, chat.id, user_id, restart=True)
             chat = await store.get_chat(chat.id) or chat
         no_bot = replace(line, settings={**line.settings, "WELCOME_BOT_ENABLE": "N"})
         session = await sessions.open_session(services, chat, no_bot, chat_is_new=False)

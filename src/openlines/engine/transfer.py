@@ -265,7 +265,9 @@ async def answer(services: Services, chat_id: int, user_id: int, mode: TransferM
 
 
 @refused_on_conflict
-async def finish(services: Services, chat_id: int, actor_id: int, *, spam: bool = False) -> bool:
+async def finish(
+    services: Services, chat_id: int, actor_id: int, *, spam: bool = False, restart: bool = False
+) -> bool:
     """Close the chat's open session: CLOSE (60), or SPAM (65) with ``spam``; post the closing
     notice, the line's closing text for the customer (CLOSE_RULE=text) and an OnSessionFinish event."""
     store = services.store
@@ -276,7 +278,7 @@ async def finish(services: Services, chat_id: int, actor_id: int, *, spam: bool 
             return False
         chat, session = found
         line = await store.get_line(session.line_id)
-        change = rules.plan_finish(session, line, actor_id=actor_id, spam=spam, now=now)
+        change = rules.plan_finish(session, line, actor_id=actor_id, spam=spam, now=now, restart=restart)
         await _write(services, chat, change, now)
         await store.add_event(_finish_event(services, chat, change.session), now)
         await _run_queued_hooks(services, chat, change.session, ON_FINISHED)
