@@ -39,7 +39,8 @@ def second_handler() -> Iterator[Handler]:
     h.stop()
 
 
-async def start_portal(folder: Path, **delivery: Any) -> Services:
+async def start_portal(folder: Path, database: str = "", **delivery: Any) -> Services:
+    """A portal with its delivery worker running, on a SQLite file in ``folder`` (or ``database``)."""
     raw = {
         "delivery": {"first_retry": 1.0, "jitter": 0.2, "poll_interval": 0.05, **delivery},
         "users": [{"id": 1, "name": "Ada", "admin": True}],
@@ -53,7 +54,7 @@ async def start_portal(folder: Path, **delivery: Any) -> Services:
         ],
     }
     cfg = config_mod.from_dict(raw, "<delivery test>", {})
-    cfg.server.db = str(folder / "openlines.db")
+    cfg.server.db = database or str(folder / "openlines.db")
     services = (await bootstrap(cfg, fake_clock=True)).services
     install(services)
     for start in services.startup:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from openlines.delivery import envelope
 from openlines.domain.delivery import Binding
 from openlines.domain.openlines import OutboxEvent
@@ -26,6 +28,7 @@ from tests.delivery.conftest import (
     worker_of,
 )
 from tests.delivery.handler import Handler
+from tests.store.pg import fresh_database
 
 
 def test_form_envelope_headers_and_signature(tmp_path: Path, handler: Handler) -> None:
@@ -324,3 +327,30 @@ def test_old_deliveries_are_purged_and_dead_letters_kept(tmp_path: Path, handler
             await stop_portal(services)
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_saturated_handler_does_not_hold_back_other_handlers(
+    tmp_path: Path, handler: Handler, second_handler: Handler, backend: str
+) -> None:
+    """Many events for a hanging handler sit before one for another handler; the other one goes
+    while the first handler holds all of its slots."""
+    handler.default = "hang"
+
+    async def scenario(database: str) -> None:
+        services = await start_portal(tmp_path, database, concurrency=4, per_target=2)
+        try:
+            for chat in range(30):
+                await add_event(services, f"stuck {chat}", handler.url(), chat_id=chat + 1)
+            await add_event(services, "free", second_handler.url(), chat_id=99)
+            await until(lambda: len(second_handler.of("free")) == 1, "the other handler's event")
+            assert len(handler.received) <= 2  # its cap, whatever the backlog
+        finally:
+            handler.release()
+            await stop_portal(services)
+
+    if backend == "sqlite":
+        asyncio.run(scenario(""))
+        return
+    with fresh_database("openlines_saturated") as address:
+        asyncio.run(scenario(address))

@@ -417,14 +417,18 @@ class SqliteOpenLines(SqliteBase):
         claim is a plain update; a PostgreSQL store does the same with ``FOR UPDATE SKIP LOCKED``.
         """
         cols = ", ".join("o." + c for c in _DELIVERY_COLS)
+        # Handlers already at their cap are left out here, so their backlog cannot fill the window
+        # of rows looked at and hold back the events of other handlers.
+        full = [target for target, count in (busy or {}).items() if per_target and count >= per_target]
+        full_clause = f"AND o.target NOT IN ({', '.join('?' * len(full))}) " if full else ""
         rows = self.db.execute(
             # Walk the pending rows in id order (index outbox_status) and stop at ``limit``: no sort of
             # every pending row on each pass.
             f"SELECT {cols} FROM outbox o INDEXED BY outbox_status WHERE o.status = 'pending' AND o.target != '' "
-            "AND o.due <= ? AND o.claimed_until <= ? "
+            f"AND o.due <= ? AND o.claimed_until <= ? {full_clause}"
             "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
             "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ?",
-            (now, now, 4 * limit + len(skip)),
+            (now, now, *full, 4 * limit + len(skip)),
         ).fetchall()
         counts = dict(busy or {})
         claimed: list[Delivery] = []

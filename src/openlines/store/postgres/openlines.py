@@ -443,14 +443,19 @@ class PgOpenLines(PgBase):
         (a row another worker is claiming is passed over) and re-checked for an unexpired claim, so
         no row is handed to two claimers; a worker that dies leaves its claim to expire."""
         cols = ", ".join("o." + c for c in _DELIVERY_COLS)
+        # Handlers already at their cap are left out here, so their backlog cannot fill the window
+        # of rows looked at and hold back the events of other handlers.
+        full = [target for target, count in (busy or {}).items() if per_target and count >= per_target]
+        full_clause = f"AND o.target NOT IN ({', '.join('?' * len(full))}) " if full else ""
         async with self.atomic():
             rows = await self.fetch(
                 f"SELECT {cols} FROM outbox o WHERE o.status = 'pending' AND o.target != '' "
-                "AND o.due <= ? AND o.claimed_until <= ? "
+                f"AND o.due <= ? AND o.claimed_until <= ? {full_clause}"
                 "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
                 "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED",
                 now,
                 now,
+                *full,
                 4 * limit + len(skip),
             )
             counts = dict(busy or {})
