@@ -105,9 +105,17 @@ class PgOpenLines(PgBase):
             )
 
     async def get_line(self, line_id: int) -> Line | None:
-        line = await self._one(Line, "lines", _LINE_COLS, "id = ?", line_id)
-        if line is not None:
-            line.queue = await self.queue_of(line_id)
+        """The line with its queue, in one round trip (the SQLite store reads the queue apart)."""
+        row = await self.fetchrow(
+            f"SELECT {', '.join(_LINE_COLS)}, ARRAY(SELECT q.user_id FROM line_queue q "
+            "WHERE q.line_id = lines.id ORDER BY q.sort, q.user_id) FROM lines WHERE id = ?",
+            line_id,
+        )
+        if row is None:
+            return None
+        values = tuple(row)
+        line = _from_row(Line, _LINE_COLS, values[:-1])
+        line.queue = list(values[-1])
         return line
 
     async def list_lines(self) -> list[Line]:
