@@ -101,6 +101,11 @@ def test_requests_answer_503_while_postgresql_is_down_and_recover(cluster: Clust
             body = down.json()
             assert body["error"] and "Traceback" not in down.text
             assert http.get("/healthz").status_code == 503
+            token = http.get(  # a page outside /rest answers the same envelope
+                "/oauth/token/",
+                params={"grant_type": "refresh_token", "client_id": "local.demo.app", "refresh_token": "x"},
+            )
+            assert token.status_code == 503 and token.json()["error"], token.text
             cluster.start()
             deadline = time.monotonic() + 60
             statuses: list[int] = []

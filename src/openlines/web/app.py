@@ -16,8 +16,9 @@ from openlines import __version__
 from openlines.methods import openapi
 from openlines.protocol.envelope import php_json
 from openlines.protocol.errors import RestError
-from openlines.protocol.rest import handle_rest, send_json
+from openlines.protocol.rest import error_for, handle_rest, send_json
 from openlines.services import Services
+from openlines.store.base import LockConflict, StoreUnavailable
 
 log = logging.getLogger("openlines")
 
@@ -43,6 +44,12 @@ async def not_found(request: Request, exc: Exception) -> Response:
     return Response(body, 404, media_type="application/json; charset=utf-8")
 
 
+async def store_error(request: Request, exc: Exception) -> Response:
+    """A database outage (503) or a concurrent change (refused) on a page outside /rest: the envelope."""
+    error = error_for(exc)
+    return Response(php_json(error.body()), error.status, media_type="application/json; charset=utf-8")
+
+
 def build_app(services: Services, extra_routes: list[Route] | None = None) -> ASGIApp:
     from openlines.web import oauth_pages, widget
 
@@ -56,7 +63,13 @@ def build_app(services: Services, extra_routes: list[Route] | None = None) -> AS
         *widget.routes(),  # bots & customers lane: the live-chat channel
         *(extra_routes or []),
     ]
-    web = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    handlers: dict[Any, Any] = {
+        404: not_found,
+        405: not_found,
+        StoreUnavailable: store_error,
+        LockConflict: store_error,
+    }
+    web = Starlette(routes=routes, exception_handlers=handlers)
     web.state.services = services
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
