@@ -110,6 +110,13 @@ EVENLY = [
         settings={"MAX_CHAT": 1},
     ),
     Scenario(
+        "another operator takes an assigned dialogue: the first one's slot goes to the next waiting",
+        [("dialog", "a"), ("dialog", "b"), ("dialog", "c"), ("dialog", "d"), ("answer", "a", 13)],
+        {"a": [11], "b": [12], "c": [13], "d": [11]},
+        {"a": ("user", 13), "d": ("user", 11)},
+        settings={"MAX_CHAT": 1},
+    ),
+    Scenario(
         "answered_new: a reply frees the slot",
         [
             ("dialog", "a"),

@@ -83,6 +83,18 @@ class Routing(RuleBasedStateMachine):
                 return
 
     @rule(data=st.data())
+    def another_operator_takes_it(self, data: st.DataObject) -> None:
+        """An operator with a free slot answers a dialogue routing gave someone else."""
+        chats = [
+            c for c in self._open() if self.p.owner(c.id)[0] == "user" and self.p.session(c.id).status < 10
+        ]
+        if chats:
+            chat = data.draw(st.sampled_from(chats))
+            free = [u for u in OPERATORS if u != self.p.owner(chat.id)[1] and self.p.load(u, 50) < MAX_CHAT]
+            if free:
+                self.p.answer(chat.id, data.draw(st.sampled_from(free)))
+
+    @rule(data=st.data())
     def owner_replies(self, data: st.DataObject) -> None:
         chats = [c for c in self._open() if self.p.owner(c.id)[0] == "user"]
         if chats:

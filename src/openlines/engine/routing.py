@@ -23,6 +23,7 @@ from openlines.store.base import LockConflict
 
 BATCH = 20  # waiting sessions re-tried per line when an operator becomes free
 PAGE = 8  # queue operators read per query
+ROUTING_WRITE = "routing_write"  # services.extras flag: routing is writing its own owner change
 CAUSES = ("opened", "queued", "queue_timer", "operator_free", "operator_unavailable", "welcome_bot_timeout")
 
 
@@ -170,7 +171,11 @@ async def _write_change(
     now: float,
     operator_id: int,
 ) -> int:
-    await ownership._write(services, chat, change, now)
+    services.extras[ROUTING_WRITE] = True
+    try:
+        await ownership._write(services, chat, change, now)
+    finally:
+        services.extras[ROUTING_WRITE] = False
     await ownership._record(services, chat, change, now)
     if operator_id:
         await services.store.touch_operator(line.id, operator_id, now)
@@ -265,8 +270,6 @@ async def on_queued(services: Services, chat: Chat, session: Session) -> None:
         # An operator rejected it within the line: count them as tried, as the real skip does.
         session.queue_history = [last[1]]
     await _entered_queue(services, chat, session, line, "queued")
-    if last is not None and last[0] == "user":
-        await operator_freed(services, last[1], exclude=session.id)  # their slot is free now
 
 
 async def _entered_queue(services: Services, chat: Chat, session: Session, line: Line, cause: str) -> None:
@@ -287,6 +290,16 @@ async def on_owner_changed(services: Services, chat: Chat, session: Session) -> 
         await store.cancel_timers(session.id, ("queue", "no_answer"))
     if session.owner_type != "bot":
         await store.cancel_timers(session.id, ("welcome_bot",))
+    if services.extras.get(ROUTING_WRITE):
+        return  # routing's own move: the operator who let it time out gets no new work at once
+    last = await store.last_transfer_source(session.id)
+    if (
+        last is not None
+        and last[0] == "user"
+        and not (session.owner_type == "user" and session.operator_id == last[1])
+    ):
+        # a transfer, a rejection or another operator's answer took it from them: their slot is free
+        await operator_freed(services, last[1], exclude=session.id)
 
 
 async def on_finished(services: Services, chat: Chat, session: Session) -> None:
