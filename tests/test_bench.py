@@ -51,3 +51,23 @@ def test_lua_script_and_python_plan_send_the_same_bodies() -> None:
         b"halt=0&cmd%5Bt0%5D=imopenlines.bot.session.transfer%3FCHAT_ID%3D12%26USER_ID%3D2"
     )
     assert b"cmd%5Bt1%5D=imopenlines.bot.session.transfer%3FCHAT_ID%3D10%26USER_ID%3D3" in first
+
+
+@pytest.mark.timeout(300)
+def test_python_generator_fallback(tmp_path: Path) -> None:
+    """The generator used where wrk is missing drives the same workloads with the same checks."""
+    out = tmp_path / "bench.json"
+    argv = [sys.executable, "-m", "openlines.bench", "--quick", "--python-generator"]
+    done = subprocess.run(
+        [*argv, "--workloads", "W0,W1", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    workloads = json.loads(out.read_text(encoding="utf-8"))["workloads"]
+    for name in ("W0", "W1"):
+        entry = workloads[name]
+        assert entry["status"] == "ok" and entry["generator"] == "python", entry
+        assert entry["requests"] > 0 and entry["errors"] == 0, entry
