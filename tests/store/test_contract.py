@@ -266,6 +266,9 @@ def test_sessions_and_transfers(store: Harness) -> None:
         assert (await s.open_session_of_chat(chat_id)) == waiting
         assert await s.count_operator_load(2, 1, 50) == 1
         assert await s.count_operator_load(2, 1, 40) == 0
+        async with s.atomic():  # inside a transaction PostgreSQL also locks the operator first
+            assert await s.count_operator_load(2, 1, 50) == 1
+            assert await s.count_operator_load(2**40, 1, 50) == 0
         assert [x.id for x in await s.open_sessions(operator_id=2)] == [session_id]
         assert await s.waiting_session_ids(1, 10) == [waiting.id]
         waiting.closed, waiting.spam, waiting.version = True, True, 3

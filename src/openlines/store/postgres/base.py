@@ -36,6 +36,8 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 MIGRATION_LOCK = 0x6F70656E6C696E65 & 0x7FFFFFFFFFFFFFFF
 #: The sequence of generated user ids (see ``migrate``).
 USER_IDS = "openlines_user_ids"
+#: Advisory lock of the broadcast expansion (one worker at a time keeps the copies in order).
+EXPAND_LOCK = 0x6F70656E6578
 #: Advisory lock namespace of an operator's capacity check (count + assign in one transaction).
 OPERATOR_LOCK = 0x6F70
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from openlines.domain.delivery import Binding, Delivery, split_payload
 from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
 from openlines.store.base import LockConflict
-from openlines.store.postgres.base import OPERATOR_LOCK, PgBase
+from openlines.store.postgres.base import EXPAND_LOCK, OPERATOR_LOCK, PgBase
 from openlines.store.sqlite_openlines import (
     _BOT_COLS,
     _CHAT_COLS,
@@ -324,7 +324,9 @@ class PgOpenLines(PgBase):
         Inside a transaction the operator is first locked (an advisory lock held to the end of the
         transaction), so a concurrent assignment on another worker counts after this one commits."""
         if self.in_transaction:
-            await self.fetchval("SELECT pg_advisory_xact_lock(?, ?)", OPERATOR_LOCK, operator_id)
+            await self.fetchval(
+                "SELECT pg_advisory_xact_lock(?)", (OPERATOR_LOCK << 48) | (operator_id & 0xFFFFFFFFFFFF)
+            )
         row = await self.fetchval(
             "SELECT COUNT(*) FROM sessions WHERE closed = 0 AND operator_id = ? AND line_id = ? "
             "AND owner_type = 'user' AND status < ?",
@@ -580,8 +582,11 @@ class PgOpenLines(PgBase):
 
     async def expand_broadcasts(self, now: float, limit: int = 100) -> int:
         """Copy each pending broadcast row (target '') to every handler bound to its event (see the
-        SQLite store); rows another worker is expanding are skipped (``SKIP LOCKED``)."""
+        SQLite store). One worker expands at a time (a transaction-scoped advisory lock; the others
+        find nothing to do), so copies keep the order of their sources across workers."""
         async with self.atomic():
+            if not await self.fetchval("SELECT pg_try_advisory_xact_lock(?)", EXPAND_LOCK):
+                return 0
             rows = await self.fetch(
                 "SELECT id, event, chat_id, payload, created FROM outbox "
                 "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
