@@ -546,7 +546,8 @@ class SqliteOpenLines(SqliteBase):
         'expanded'. Rows are taken in id order, so the copies keep the order of their sources.
         """
         rows = self.db.execute(
-            "SELECT id, event, chat_id, payload, created FROM outbox "
+            # Seek the few broadcast rows in the partial index instead of walking every pending row.
+            "SELECT id, event, chat_id, payload, created FROM outbox INDEXED BY outbox_pending_order "
             "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ?",
             (limit,),
         ).fetchall()
