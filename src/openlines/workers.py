@@ -125,6 +125,14 @@ def serve_workers(
         return
     if server.port == 0:
         server.port = main_socket.getsockname()[1]
+    if server.tls and not server.tls_cert:  # make the local CA once, not in every worker at the same time
+        from pathlib import Path
+
+        from openlines.tls import ensure_local_tls
+
+        made = ensure_local_tls(Path(server.data_dir) if server.data_dir else Path("openlines-data"))
+        server.tls_cert, server.tls_key = str(made.cert), str(made.key)
+        print(f"  local CA: {made.ca}  (REQUESTS_CA_BUNDLE / NODE_EXTRA_CA_CERTS)")
 
     async def prepare() -> None:
         boot = await bootstrap(cfg, fake_clock=fake_clock)
