@@ -164,9 +164,13 @@ def serve_workers(
                 run(serve(cfg, fake_clock, sockets))
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
-            except BaseException:
-                traceback.print_exc()
-                code = 1
+            except BaseException as exc:  # typer.Exit from fail() carries its code; anything else is a bug
+                exit_code = getattr(exc, "exit_code", None)
+                if isinstance(exit_code, int):
+                    code = exit_code
+                else:
+                    traceback.print_exc()
+                    code = 1
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
