@@ -41,9 +41,9 @@ class Portal:
 
     def __init__(self, folder: Path, routing: bool = False) -> None:
         self.loop = asyncio.new_event_loop()
-        server: dict[str, Any] = {"db": str(folder / "transfer.db")}
-        if routing:
-            server["routing"] = True
+        # Routing is on by default; most tests here are about the raw hand-over (a queue keeps what it
+        # is given), so they ask for routing=false explicitly. The routed variants pass routing=True.
+        server: dict[str, Any] = {"db": str(folder / "transfer.db"), "routing": routing}
         config = from_dict(merge_demo({"server": server}))
         self.services: Services = self.run(lambda: _boot(config))
         self.store = self.services.store

@@ -60,7 +60,7 @@ class ServerConfig:
     tls: bool = False
     http_port: int = 0
     data_dir: str = ""  # where --tls keeps its CA; default: next to the database
-    routing: bool = False  # routing lane: distribute queued sessions and run timers (docs/routing.md)
+    routing: bool = True  # distribute queued sessions and run the routing timers (docs/routing.md); false: a queue hand-over stays with the queue
     operator_idle_timeout: int = 0  # routing lane: seconds without a status report before an online operator counts as idle (0 = never)
 
 

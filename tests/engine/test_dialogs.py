@@ -113,8 +113,10 @@ def test_first_message_creates_customer_chat_and_queue_session(portal: Portal) -
     assert chat.type == "L" and chat.entity_type == "LINES"
     assert chat.entity_id == f"livechat|1|alice|{customer.id}"
     assert chat.title == "Alice - Support"
-    assert portal.run(lambda: store.members(chat.id)) == [customer.id]
-    assert session.owner_type == "queue" and session.operator_id == 0 and session.status == Status.NEW
+    # routing (on by default) gives the new dialogue to line 1's operator idle longest: on a fresh
+    # portal the first of the evenly queue [2, 3], who joins the chat and must still answer (status 5)
+    assert sorted(portal.run(lambda: store.members(chat.id))) == sorted([2, customer.id])
+    assert session.owner_type == "user" and session.operator_id == 2 and session.status == Status.SKIP
     assert session.line_id == 1 and session.chat_id == chat.id and session.user_code == chat.entity_id
     assert message.author_id == customer.id and message.text == "hello"
     assert portal.events() == []  # nobody to tell
@@ -227,9 +229,10 @@ def test_status_machine_on_messages(portal: Portal) -> None:
     def write(author: int, text: str, system: bool = False) -> None:
         portal.run(lambda: messages.post(portal.services, chat, author, text, system=system))
 
-    assert status() == Status.NEW  # still waiting for an operator: customer messages change nothing
+    # routing assigned it to operator 2, who has not answered yet (5): customer messages change nothing
+    assert status() == Status.SKIP
     portal.say("frank", "anyone?", customer=customer)
-    assert status() == Status.NEW
+    assert status() == Status.SKIP
 
     _force(portal, session.id, owner_type="user", operator_id=2, status=Status.ANSWER, wait_answer=False)
     portal.say("frank", "are you there?", customer=customer)
@@ -256,9 +259,17 @@ def test_customer_zero_hands_the_bot_session_to_the_queue(portal: Portal) -> Non
     customer = portal.run(lambda: portal.services.store.get_user(chat.customer_id))
     _, after, zero = portal.say("gina", "0", customer=customer)
     assert after.id == session.id
-    assert after.owner_type == "queue" and after.operator_id == 0 and after.status == Status.SKIP
+    # the hand-over to the queue, then routing gives it to operator 2 (first of the evenly queue),
+    # who must still answer (5)
+    assert after.owner_type == "user" and after.operator_id == 2 and after.status == Status.SKIP
+    rows, _ = portal.run(lambda: portal.services.store.list_transfers({"chat_id": chat.id}, 0, 100, False))
+    assert [(r.from_type, r.to_type, r.to_id, r.mode) for r in rows] == [
+        ("bot", "queue", 1, "bot"),
+        ("queue", "user", 2, "routing"),
+    ]
     texts = [m.text for m in portal.run(lambda: portal.services.store.messages_of(chat.id))]
     assert "0" in texts and "Bot has forwarded conversation to an agent" in texts
+    assert "Enquiry transferred to [USER=2][/USER] according to queuing rules" in texts
     heard = [p["data"]["PARAMS"]["MESSAGE"] for e, _, _, p in portal.events() if e == "ONIMBOTMESSAGEADD"]
     assert heard == ["hi"]  # the "0" itself is not passed to the bot
     assert zero.text == "0" and bot.id
@@ -321,11 +332,13 @@ def test_line_welcome_text_greets_each_new_dialogue_without_a_bot(portal: Portal
     portal.say("ivan", "still there?", customer=customer)
     stored = portal.run(lambda: portal.services.store.messages_of(chat.id))
     assert [(m.text, m.system) for m in stored] == [
+        # routing distributes the session as it opens, before the first message is stored
+        ("Enquiry transferred to [USER=2][/USER] according to queuing rules", True),
         ("hi", False),
         ("Hello! An agent will be with you shortly.", True),
         ("still there?", False),
     ]
-    assert stored[1].params.get("IMPORTANT_CONNECTOR") == "Y"  # the customer sees it
+    assert stored[2].params.get("IMPORTANT_CONNECTOR") == "Y"  # the customer sees it
 
     portal.add_bot("greeter", welcome_line=1)  # a welcome bot greets on its own
     chat2, _, _ = portal.say("judy", "hi")
