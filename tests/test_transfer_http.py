@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import httpx
@@ -98,6 +99,13 @@ class World:
                 "SELECT text FROM messages WHERE chat_id = ? AND system = 1 ORDER BY id", (chat_id,)
             )
             return [r[0] for r in rows]
+
+    def rows(self, chat_id: int) -> list[tuple[str, int, str, int, str]]:
+        """The chat's transfer history as (FROM_TYPE, FROM_ID, TO_TYPE, TO_ID, MODE)."""
+        return [
+            (t["FROM_TYPE"], t["FROM_ID"], t["TO_TYPE"], t["TO_ID"], t["MODE"])
+            for t in self.session(chat_id)["TRANSFERS"]
+        ]
 
     def customer(self, chat_id: int) -> int:
         with self.db() as db:
@@ -306,8 +314,16 @@ def test_destination_precedence(
     session = world.session(chat)
     if owner[0] == "user":
         assert session["OWNER"] == {"TYPE": "user", "ID": owner[1]}
+        assert world.rows(chat) == [("bot", world.bot, "user", owner[1], "bot")]
     else:
-        assert session["OWNER"] == {"TYPE": "queue", "ID": 0} and session["LINE_ID"] == owner[1]
+        # the hand-over to the chosen queue, then routing (on by default) gives the dialogue to the
+        # first operator of the Sales line's strictly queue [4, 3], who must still answer (status 5)
+        assert world.rows(chat) == [
+            ("bot", world.bot, "queue", owner[1], "bot"),
+            ("queue", owner[1], "user", 4, "routing"),
+        ]
+        assert session["OWNER"] == {"TYPE": "user", "ID": 4} and session["LINE_ID"] == owner[1]
+        assert session["STATUS"] == 5
 
 
 def test_lower_case_client_id_and_form_encoding(world: World, chat: int) -> None:
@@ -318,19 +334,34 @@ def test_lower_case_client_id_and_form_encoding(world: World, chat: int) -> None
 
 def test_transfer_to_queues(world: World, chat: int) -> None:
     assert world.transfer({"CHAT_ID": chat, "QUEUE_ID": 1}).status_code == 200
+    # the hand-over to line 1's queue, then routing gives it to one of its operators (evenly), who
+    # must still answer (status 5); the queue transfer posts its own notice after distribution
     session = world.session(chat)
-    assert (
-        session["OWNER"] == {"TYPE": "queue", "ID": 0} and session["STATUS"] == 5 and session["LINE_ID"] == 1
-    )
-    assert world.notices(chat)[-1] == f"[USER={world.bot}][/USER] rejected conversation"
+    (handover, routed) = world.rows(chat)
+    assert handover == ("bot", world.bot, "queue", 1, "bot")
+    assert routed[:3] == ("queue", 1, "user") and routed[3] in (2, 3) and routed[4] == "routing"
+    first = routed[3]
+    assert session["OWNER"] == {"TYPE": "user", "ID": first}
+    assert session["STATUS"] == 5 and session["LINE_ID"] == 1
+    assert world.notices(chat)[-2:] == [
+        f"Enquiry transferred to [USER={first}][/USER] according to queuing rules",
+        f"[USER={world.bot}][/USER] rejected conversation",
+    ]
     assert world.transfer({"CHAT_ID": chat, "TRANSFER_ID": "queue2", "LEAVE": "Y"}).status_code == 200
     session = world.session(chat)
     assert session["LINE_ID"] == 2 and session["STATUS"] == 5
-    assert world.notices(chat)[-1] == (
-        f'[USER={world.bot}][/USER] redirected conversation from queue "[b]Support[/b]" to queue "[b]Sales[/b]"'
-    )
+    assert world.notices(chat)[-2:] == [
+        "Enquiry transferred to [USER=4][/USER] according to queuing rules",
+        f'[USER={world.bot}][/USER] redirected conversation from queue "[b]Support[/b]" to queue "[b]Sales[/b]"',
+    ]
     assert world.bot in world.members(chat)  # a queue transfer ignores LEAVE
-    assert [(t["TO_TYPE"], t["TO_ID"]) for t in session["TRANSFERS"]] == [("queue", 1), ("queue", 2)]
+    assert first not in world.members(chat)  # line 1's operator lost it with the move to line 2
+    # routing gives it to the first of the Sales line's strictly queue [4, 3]
+    assert session["OWNER"] == {"TYPE": "user", "ID": 4}
+    assert world.rows(chat)[2:] == [
+        ("bot", world.bot, "queue", 2, "bot"),
+        ("queue", 2, "user", 4, "routing"),
+    ]
 
 
 def test_an_oauth_app_needs_no_client_id(world: World) -> None:
@@ -360,10 +391,12 @@ def test_transfers_inside_batch(world: World, chat: int) -> None:
         "error": "OPERATOR_WRONG",
         "error_description": "You can not redirect to this operator",
     }
-    assert [(t["TO_TYPE"], t["TO_ID"]) for t in world.session(chat)["TRANSFERS"]] == [
-        ("user", 2),
-        ("queue", 2),
+    assert [(t["TO_TYPE"], t["TO_ID"], t["MODE"]) for t in world.session(chat)["TRANSFERS"]] == [
+        ("user", 2, "bot"),
+        ("queue", 2, "bot"),
+        ("user", 4, "routing"),  # routing gives it to the first of the Sales line's strictly queue [4, 3]
     ]
+    assert world.session(chat)["OWNER"] == {"TYPE": "user", "ID": 4}
 
 
 # --- sibling methods -----------------------------------------------------------------------------
@@ -373,9 +406,18 @@ def test_bot_session_operator(world: World, chat: int) -> None:
     assert_error(world.call("imopenlines.bot.session.operator", {}), *CHAT_ID_EMPTY)
     assert world.ok("imopenlines.bot.session.operator", {"chat_id": chat}) is True  # keys are upper-cased
     session = world.session(chat)
-    assert session["OWNER"]["TYPE"] == "queue" and session["STATUS"] == 5
-    assert world.bot not in world.members(chat)
-    assert "Bot has forwarded conversation to an agent" in world.notices(chat)
+    # the bot hands over to line 1's queue; routing gives it to one of its operators (evenly: whoever
+    # is idle longest), who joins the chat and must still answer (status 5)
+    (handover, routed) = world.rows(chat)
+    assert handover == ("bot", world.bot, "queue", 1, "bot")
+    assert routed[:2] == ("queue", 1) and routed[2] == "user" and routed[3] in (2, 3)
+    assert routed[4] == "routing"
+    assert session["OWNER"] == {"TYPE": "user", "ID": routed[3]} and session["STATUS"] == 5
+    assert world.bot not in world.members(chat) and routed[3] in world.members(chat)
+    assert world.notices(chat)[-2:] == [
+        "Bot has forwarded conversation to an agent",
+        f"Enquiry transferred to [USER={routed[3]}][/USER] according to queuing rules",
+    ]
     not_bot = (400, "WRONG_CHAT", "Operator is not a bot")
     assert_error(world.call("imopenlines.bot.session.operator", {"CHAT_ID": chat}), *not_bot)
     assert_error(world.call("imopenlines.bot.session.operator", {"CHAT_ID": 999999}), *not_bot)
@@ -390,8 +432,15 @@ def test_customer_typing_zero_hands_over(world: World) -> None:
         "/widget/1/messages", json={"text": "0"}, headers={"Authorization": f"Bearer {token}"}
     )
     assert again.status_code == 200, again.text
-    assert world.session(chat)["OWNER"]["TYPE"] == "queue"
-    assert world.notices(chat)[-1] == "Bot has forwarded conversation to an agent"
+    # the "0" hands the dialogue to line 1's queue, and routing gives it to one of its operators
+    (handover, routed) = world.rows(chat)
+    assert handover == ("bot", world.bot, "queue", 1, "bot")
+    assert routed[:3] == ("queue", 1, "user") and routed[3] in (2, 3) and routed[4] == "routing"
+    assert world.session(chat)["OWNER"] == {"TYPE": "user", "ID": routed[3]}
+    assert world.notices(chat)[-2:] == [
+        "Bot has forwarded conversation to an agent",
+        f"Enquiry transferred to [USER={routed[3]}][/USER] according to queuing rules",
+    ]
 
 
 def test_bot_session_finish(world: World, chat: int) -> None:
@@ -539,22 +588,40 @@ def test_simultaneous_transfers_of_one_chat(world: World, chat: int) -> None:
     )
     session = world.session(chat)
     rows = session["TRANSFERS"]
-    assert Counter((row["TO_TYPE"], row["TO_ID"]) for row in rows) == accepted
+    # every accepted call left its own row (mode bot); routing (on by default) follows each queue
+    # hand-over with one row of its own, in the same transaction: from that queue to one of its operators
+    own = [row for row in rows if row["MODE"] != "routing"]
+    assert all(row["MODE"] == "bot" for row in own)
+    assert Counter((row["TO_TYPE"], row["TO_ID"]) for row in own) == accepted
+    queues = {1: {2, 3}, 2: {4, 3}}
+    for before, row in pairwise(rows):
+        if before["TO_TYPE"] == "queue":
+            assert row["MODE"] == "routing" and (row["FROM_TYPE"], row["FROM_ID"]) == (
+                "queue",
+                before["TO_ID"],
+            )
+            assert row["TO_TYPE"] == "user" and row["TO_ID"] in queues[before["TO_ID"]]
+        else:
+            assert row["MODE"] == "bot"
+    assert rows[0]["MODE"] == "bot"
+    assert len(rows) - len(own) == accepted[("queue", 1)] + accepted[("queue", 2)]
     assert session["VERSION"] == len(rows)
     last = rows[-1]
     owner = session["OWNER"]
-    if last["TO_TYPE"] == "user":
-        assert owner == {"TYPE": "user", "ID": last["TO_ID"]}
-        humans = world.members(chat) & {2, 3, 4}
-        assert humans == {last["TO_ID"]}  # one chat, one operator
-    else:
-        assert owner == {"TYPE": "queue", "ID": 0} and session["LINE_ID"] == last["TO_ID"]
+    assert last["TO_TYPE"] == "user"  # a queue hand-over is never the last row: routing follows it
+    assert owner == {"TYPE": "user", "ID": last["TO_ID"]}
+    humans = world.members(chat) & {2, 3, 4}
+    assert humans == {last["TO_ID"]}  # one chat, one operator
 
 
 # --- odd input never gives a 500 ------------------------------------------------------------------
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
     max_leaves=6,
 )
