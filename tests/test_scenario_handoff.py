@@ -2,8 +2,9 @@
 
 A bot registered over a webhook (``imbot.register`` with CLIENT_ID) becomes line 1's welcome bot
 (``imopenlines.config.update``); a visitor writes through the live-chat API; the bot owns the
-session, hands it to an operator (LEAVE=N), to another (LEAVE=Y), back to the queue, to the Sales
-line's queue; a Sales operator answers and finishes. After every step ``imopenlines.dialog.get``,
+session, hands it to an operator (LEAVE=N), to another (LEAVE=Y), back to the queue (routing, on by
+default, gives it to a Support operator), to the Sales line's queue (routing gives it to a Sales
+operator); that operator answers and finishes. After every step ``imopenlines.dialog.get``,
 ``im.dialog.messages.get`` and ``openlines.transfer.list`` must show it.
 """
 
@@ -126,34 +127,42 @@ def test_bot_to_operators_to_queues_to_finish(srv: ServerProcess) -> None:
         assert run.texts()[-1] == f"[USER={bot}][/USER] transfered conversation to [USER=3][/USER]"
         assert run.history()[-1] == ("bot", bot, "user", 3, "bot")
 
-        # 4. back to the Support queue
+        # 4. back to the Support queue; routing (on by default) gives it to the operator idle longest:
+        #    nobody was assigned by routing yet, so the first of the evenly queue [2, 3]; operator 2
+        #    joins and must still answer (status 5)
         run.transfer(QUEUE_ID=1)
-        assert run.owner() == ("queue", 0, 5, 1)
+        assert run.owner() == ("user", 2, 5, 1)
         dialog = run.dialog()
-        assert dialog["owner"] == 0 and dialog["user_counter"] == 1
-        assert run.texts()[-1] == f"[USER={bot}][/USER] rejected conversation"
-        assert run.history()[-1] == ("bot", bot, "queue", 1, "bot")
+        assert dialog["owner"] == 2 and dialog["user_counter"] == 2  # the customer and operator 2
+        assert run.texts()[-2:] == [
+            "Enquiry transferred to [USER=2][/USER] according to queuing rules",
+            f"[USER={bot}][/USER] rejected conversation",
+        ]
+        assert run.history()[-2:] == [("bot", bot, "queue", 1, "bot"), ("queue", 1, "user", 2, "routing")]
 
-        # 5. to the Sales line's queue: the session moves to line 2
+        # 5. to the Sales line's queue: the session moves to line 2, and routing gives it to the first
+        #    of its strictly queue [4, 3]; operator 2 leaves
         run.transfer(TRANSFER_ID="queue2")
-        assert run.owner() == ("queue", 0, 5, 2)
+        assert run.owner() == ("user", 4, 5, 2)
         assert run.dialog()["entity_data_1"].split("|")[7] == "2"
-        assert run.texts()[-1] == (
-            f'[USER={bot}][/USER] redirected conversation from queue "[b]Support[/b]" to queue "[b]Sales[/b]"'
-        )
-        assert run.history()[-1] == ("bot", bot, "queue", 2, "bot")
+        assert run.dialog()["owner"] == 4 and run.dialog()["user_counter"] == 2
+        assert run.texts()[-2:] == [
+            "Enquiry transferred to [USER=4][/USER] according to queuing rules",
+            f'[USER={bot}][/USER] redirected conversation from queue "[b]Support[/b]" to queue "[b]Sales[/b]"',
+        ]
+        assert run.history()[-2:] == [("bot", bot, "queue", 2, "bot"), ("queue", 2, "user", 4, "routing")]
 
-        # 6. a Sales operator takes it and finishes it with their own webhook
+        # 6. the Sales operator answers the dialogue routing gave her, and finishes it with her own webhook
         assert run.ok("imopenlines.operator.answer", {"CHAT_ID": run.chat}, hook=SARA_HOOK) is True
         assert run.owner() == ("user", 4, 10, 2)
         assert run.dialog()["owner"] == 4
         assert run.texts()[-1] == "[USER=4][/USER] picked conversation"
-        assert run.history()[-1] == ("queue", 0, "user", 4, "operator")
+        assert len(run.history()) == 6  # she already owns it: answering changes no owner, adds no row
         assert run.ok("imopenlines.operator.finish", {"CHAT_ID": run.chat}, hook=SARA_HOOK) is True
         closed = run.ok("openlines.session.get", {"SESSION_ID": run.session})
         assert closed["CLOSED"] is True and closed["STATUS"] == 60
         assert run.texts()[-1] == "[USER=4][/USER] has closed session"
-        assert len(run.history()) == 5 and len(closed["TRANSFERS"]) == 5
+        assert len(run.history()) == 6 and len(closed["TRANSFERS"]) == 6
 
         # the visitor saw none of the operator-only notices
         seen = http.get("/widget/1/messages", headers={"Authorization": f"Bearer {token}"})
