@@ -68,19 +68,36 @@ def test_operator_reply_and_customer_answer_move_the_status(
 
 
 def test_access_rules(api: httpx.Client, tokens: dict[int, str]) -> None:
-    first = say(api, 1, "v-access", "hello").json()
-    dialog = f"chat{first['chat_id']}"
-    # operator 2 is in line 1's queue: may read the waiting dialogue, may not write before joining it
-    readable = as_user(api, tokens[2], "im.dialog.messages.get", {"DIALOG_ID": dialog})
-    assert readable.status_code == 200 and readable.json()["result"]["chat_id"] == first["chat_id"]
-    assert error(as_user(api, tokens[2], "im.message.add", {"DIALOG_ID": dialog, "MESSAGE": "x"})) == DENIED
-    # operator 4 works line 2 only
-    for method, params in (
-        ("im.dialog.messages.get", {"DIALOG_ID": dialog}),
-        ("im.dialog.read", {"DIALOG_ID": dialog}),
-        ("im.chat.get", {"CHAT_ID": first["chat_id"]}),
-    ):
-        assert error(as_user(api, tokens[4], method, params)) == DENIED, method
+    # Routing (on by default) would give the new dialogue to an operator of line 1 at once; with the
+    # line checking availability and both its operators offline it waits with the queue.
+    ok(api, "imopenlines.config.update", {"CONFIG_ID": 1, "PARAMS": {"CHECK_AVAILABLE": "Y"}})
+    for uid in (2, 3):
+        ok(api, "openlines.operator.status.set", {"STATUS": "offline", "USER_ID": uid})
+    try:
+        first = say(api, 1, "v-access", "hello").json()
+        dialog = f"chat{first['chat_id']}"
+        waiting = ok(api, "openlines.session.get", {"CHAT_ID": first["chat_id"]})
+        assert waiting["OWNER"] == {"TYPE": "queue", "ID": 0} and waiting["STATUS"] == 0  # new, unassigned
+        # operator 2 is in line 1's queue: may read the waiting dialogue, may not write before joining it
+        readable = as_user(api, tokens[2], "im.dialog.messages.get", {"DIALOG_ID": dialog})
+        assert readable.status_code == 200 and readable.json()["result"]["chat_id"] == first["chat_id"]
+        denied = as_user(api, tokens[2], "im.message.add", {"DIALOG_ID": dialog, "MESSAGE": "x"})
+        assert error(denied) == DENIED
+        # operator 4 works line 2 only
+        for method, params in (
+            ("im.dialog.messages.get", {"DIALOG_ID": dialog}),
+            ("im.dialog.read", {"DIALOG_ID": dialog}),
+            ("im.chat.get", {"CHAT_ID": first["chat_id"]}),
+        ):
+            assert error(as_user(api, tokens[4], method, params)) == DENIED, method
+        # operator 2 comes online: routing hands the waiting dialogue to her at once
+        ok(api, "openlines.operator.status.set", {"STATUS": "online", "USER_ID": 2})
+        assigned = ok(api, "openlines.session.get", {"CHAT_ID": first["chat_id"]})
+        assert assigned["OWNER"] == {"TYPE": "user", "ID": 2} and assigned["STATUS"] == 5
+    finally:
+        for uid in (2, 3):
+            ok(api, "openlines.operator.status.set", {"STATUS": "online", "USER_ID": uid})
+        ok(api, "imopenlines.config.update", {"CONFIG_ID": 1, "PARAMS": {"CHECK_AVAILABLE": "N"}})
 
 
 def test_paging_newest_first_and_after_first_id(api: httpx.Client) -> None:
@@ -100,7 +117,16 @@ def test_paging_newest_first_and_after_first_id(api: httpx.Client) -> None:
     newer = ok(api, "im.dialog.messages.get", {"DIALOG_ID": dialog, "FIRST_ID": ids[2], "LIMIT": 50})
     assert [m["id"] for m in newer["messages"]] == ids[3:]
     capped = ok(api, "im.dialog.messages.get", {"DIALOG_ID": dialog, "LIMIT": 500})
-    assert len(capped["messages"]) == 6
+    # the six messages, and before them routing's notice (on by default: the dialogue went to an
+    # operator of line 1 as it opened)
+    owner = ok(api, "openlines.session.get", {"CHAT_ID": first["chat_id"]})["OWNER"]
+    assert owner["TYPE"] == "user" and owner["ID"] in (2, 3)
+    assert [m["id"] for m in capped["messages"][:6]] == ids[::-1]
+    assert len(capped["messages"]) == 7
+    assert (
+        capped["messages"][6]["text"]
+        == f"Enquiry transferred to [USER={owner['ID']}][/USER] according to queuing rules"
+    )
     message = capped["messages"][0]
     assert set(message) >= {"id", "chat_id", "author_id", "date", "text", "params"}
     assert message["date"][:2] == "20" and "T" in message["date"]

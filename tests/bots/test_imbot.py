@@ -178,7 +178,14 @@ def dialog(api: httpx.Client, request: pytest.FixtureRequest) -> dict[str, Any]:
     app = request.node.name[:40]
     bot_id = register_bot(api, app, "welcome")
     line_id = ok(api, "imopenlines.config.add", {"PARAMS": {"LINE_NAME": f"Line {app}"}})
-    settings = {"WELCOME_BOT_ENABLE": "Y", "WELCOME_BOT_ID": bot_id, "WELCOME_BOT_JOIN": "always"}
+    settings = {
+        "WELCOME_BOT_ENABLE": "Y",
+        "WELCOME_BOT_ID": bot_id,
+        "WELCOME_BOT_JOIN": "always",
+        # the bot keeps the dialogue however far a test moves the clock: with routing on (the
+        # default) the line's WELCOME_BOT_TIME (600 s) would otherwise hand it to the queue
+        "WELCOME_BOT_TIME": 0,
+    }
     assert ok(api, "imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": settings}) is True
     answer = say(api, int(line_id), f"visitor-{app}", "hello")
     assert answer.status_code == 200, answer.text
@@ -331,6 +338,8 @@ def test_update_and_delete_rules(api: httpx.Client, bots_server: Any, dialog: di
     assert edited["text"] == "v2" and "KEYBOARD" not in edited["params"]
 
     advance_clock(api, 3 * 24 * 3600 + 1)
+    owner = ok(api, "openlines.session.get", {"CHAT_ID": dialog["chat"]})["OWNER"]
+    assert owner == {"TYPE": "bot", "ID": dialog["bot"]}  # WELCOME_BOT_TIME 0: the bot still has it
     assert (
         error(call(api, "imbot.message.update", {"MESSAGE_ID": mine, "MESSAGE": "v3", "CLIENT_ID": app}))
         == refused
