@@ -51,8 +51,9 @@ async def bootstrap(config: Config, clock: Clock | None = None, fake_clock: bool
         clock = FakeClock(tz=tz) if fake_clock else Clock(tz)
     store = await open_store(config.server.db, config.server.sqlite_synchronous)
     try:
-        migrated = await store.migrate()
-        secret = await load_secret(store, config.server.secret)
+        async with store.startup_lock():  # servers starting together on one database: one at a time
+            migrated = await store.migrate()
+            secret = await load_secret(store, config.server.secret)
         url = public_url(config)
         portal = Portal(
             domain=config.server.domain or url.split("://", 1)[1],

@@ -359,3 +359,59 @@ def test_a_killed_worker_loses_nothing_committed_and_is_started_again(
         with server.client() as http:
             for _ in range(4):
                 assert call(http, "user.get", {"ID": 1})[0]["ID"] == "1"
+
+
+def test_servers_starting_together_share_one_secret() -> None:
+    """Several servers bootstrapping at once on a fresh database (workers, or machines) end with
+    the same portal secret, so a webhook works on every one of them."""
+    from openlines.config import from_dict
+    from openlines.demo import merge_demo
+    from openlines.portal import bootstrap
+
+    with fresh_database() as address:
+
+        async def together() -> list[bytes]:
+            migrated = await open_store(address)  # `openlines migrate` ran before: no secret yet
+            await migrated.migrate()
+            await migrated.close()
+            boots = await asyncio.gather(
+                *(bootstrap(from_dict(merge_demo({"server": {"db": address}}))) for _ in range(4))
+            )
+            try:
+                return [b.services.secret for b in boots]
+            finally:
+                for b in boots:
+                    await b.services.store.close()
+
+        secrets = asyncio.run(together())
+        assert len(set(secrets)) == 1
+
+
+def test_the_startup_lock_lets_one_server_start_at_a_time() -> None:
+    with fresh_database() as address:
+
+        async def go() -> list[str]:
+            first, second = await open_store(address), await open_store(address)
+            order: list[str] = []
+            inside = asyncio.Event()
+
+            async def one() -> None:
+                async with first.startup_lock():
+                    order.append("first in")
+                    inside.set()
+                    await asyncio.sleep(0.3)  # a window for the second server to (wrongly) get in
+                    order.append("first out")
+
+            async def two() -> None:
+                await inside.wait()
+                async with second.startup_lock():
+                    order.append("second in")
+
+            try:
+                await asyncio.gather(one(), two())
+            finally:
+                await first.close()
+                await second.close()
+            return order
+
+        assert asyncio.run(go()) == ["first in", "first out", "second in"]

@@ -80,6 +80,11 @@ class SqliteBase:
         self.db.close()
 
     @asynccontextmanager
+    async def startup_lock(self) -> AsyncIterator[None]:
+        """Nothing to serialise: one process owns a SQLite file."""
+        yield
+
+    @asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:
         """One write transaction. Nested use joins the outer one.
 

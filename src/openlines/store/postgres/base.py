@@ -36,6 +36,8 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 MIGRATION_LOCK = 0x6F70656E6C696E65 & 0x7FFFFFFFFFFFFFFF
 #: The sequence of generated user ids (see ``migrate``).
 USER_IDS = "openlines_user_ids"
+#: Advisory lock held while a server starts (migrations and the portal secret).
+STARTUP_LOCK = 0x6F70656E7374
 #: Advisory lock of the broadcast expansion (one worker at a time keeps the copies in order).
 EXPAND_LOCK = 0x6F70656E6578
 #: Advisory lock namespace of an operator's capacity check (count + assign in one transaction).
@@ -188,6 +190,21 @@ class PgBase:
         except _UNAVAILABLE as exc:
             raise translate(exc) from exc
         return applied
+
+    @asynccontextmanager
+    async def startup_lock(self) -> AsyncIterator[None]:
+        """Held while a server migrates and creates the portal secret: servers starting together on
+        one database (workers, or several machines) do it one after another, so they all read the
+        same secret. A connection of its own, so the pool stays free for the work inside."""
+        try:
+            connection = await asyncpg.connect(self.dsn, timeout=10.0)
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL ({_safe(self.dsn)}): {exc}") from exc
+        try:
+            await connection.execute("SELECT pg_advisory_lock($1)", STARTUP_LOCK)
+            yield
+        finally:
+            connection.terminate()  # ends the session, and with it the lock
 
     # --- transactions ---------------------------------------------------------------------------------
 
