@@ -1,6 +1,8 @@
 """engine.operator against a real SQLite file: random sequences of operator actions (answer, skip,
 spam, finish, transfer, intercept, join, start, pin) and customer messages keep the ownership
-invariant after every step, and each accepted owner change leaves exactly one history row."""
+invariant after every step, each accepted owner change leaves exactly one history row of its own
+(followed by routing's row when it hands the dialogue to a queue: routing is on by default), and
+each open session's history replays to its owner."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openlines.cli import load_config
+from openlines.domain.openlines import Transfer
 from openlines.domain.transfer_rules import ownership_problems
 from openlines.engine import operator
 from openlines.engine.dialogs import customer_message
@@ -60,11 +63,21 @@ async def _invariant(services: Services, chat_ids: list[int]) -> None:
         assert ownership_problems(session, members) == [], (session, members)
         chat = await store.get_chat(chat_id)
         assert chat is not None and chat.session_id == session.id
+        # the history replays to the owner: its last row names the owner (no row: queue or bot)
+        rows, _ = await store.list_transfers({"session_id": session.id}, 0, 10_000, False)
+        if rows:
+            last = rows[-1]
+            if session.owner_type == "user":
+                assert (last.to_type, last.to_id) == ("user", session.operator_id), (session, rows)
+            else:
+                assert (last.to_type, last.to_id) == (session.owner_type, session.line_id), (session, rows)
+        else:
+            assert session.owner_type in ("queue", "bot"), session
 
 
-async def _owner_rows(services: Services, chat_id: int) -> int:
+async def _owner_rows(services: Services, chat_id: int) -> list[Transfer]:
     rows, _ = await services.store.list_transfers({"chat_id": chat_id}, 0, 10_000, False)
-    return len(rows)
+    return rows
 
 
 async def _step(services: Services, chat_ids: list[int], step: tuple[str, int, int, int]) -> None:
@@ -102,17 +115,33 @@ async def _step(services: Services, chat_ids: list[int], step: tuple[str, int, i
         changed = False
     after = await store.open_session_of_chat(chat_id)
     rows_after = await _owner_rows(services, chat_id)
+    new = rows_after[len(rows_before) :]
+    assert rows_after[: len(rows_before)] == rows_before  # the history is only ever appended to
     if not changed:
         # A refusal changes nothing about ownership.
-        assert rows_after == rows_before
+        assert new == []
         assert (before and (before.id, before.owner_type, before.operator_id)) == (
             after and (after.id, after.owner_type, after.operator_id)
         )
-    elif action in ("transfer_user", "transfer_queue", "intercept"):
-        assert rows_after == rows_before + 1
+    elif action in ("transfer_user", "intercept"):
+        assert [row.mode for row in new] == ["intercept" if action == "intercept" else "operator"]
+        assert after is not None and (new[0].to_type, new[0].to_id) == (
+            "user",
+            target if action == "transfer_user" else user,
+        )
+    elif action == "transfer_queue":
+        # the hand-over row, then routing hands the dialogue to one of that line's operators (every
+        # demo line has an available operator with a free slot)
+        assert [(row.mode, row.to_type) for row in new] == [("operator", "queue"), ("routing", "user")]
+        assert (new[1].from_type, new[1].from_id) == ("queue", new[0].to_id) == ("queue", target)
     elif action == "skip":
-        # Rejected to the queue (one row), or kept because nobody else is in the queue (no row).
-        assert rows_after == rows_before + 1 or (after is not None and after.operator_id == user)
+        # Rejected to the queue and routed on (two rows), or kept because nobody else is in the
+        # queue (no row).
+        if new:
+            assert [(row.mode, row.to_type) for row in new] == [("operator", "queue"), ("routing", "user")]
+            assert (new[0].from_type, new[0].from_id) == ("user", user)
+        else:
+            assert after is not None and after.operator_id == user
     await _invariant(services, chat_ids)
 
 
