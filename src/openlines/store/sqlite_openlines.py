@@ -3,6 +3,7 @@ outbox and widget visitors. Columns map one to one onto the domain records' fiel
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable
@@ -23,7 +24,40 @@ def _columns(record: type[Any], skip: tuple[str, ...] = ()) -> list[str]:
     return [f.name for f in fields(record) if f.name not in skip]
 
 
+class _Mapper:
+    """Row <-> record conversion for one column list, worked out once (this runs on every query)."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+        self.json_at = tuple(i for i, n in enumerate(names) if n in _JSON_FIELDS)
+        self.list_at = frozenset(i for i in self.json_at if names[i] == "queue_history")
+        self.bool_at = tuple(i for i, n in enumerate(names) if n in _BOOL_FIELDS)
+
+    def load(self, record: type[T], row: tuple[Any, ...]) -> T:
+        values = list(row)
+        for i in self.json_at:
+            raw = values[i]
+            values[i] = json.loads(raw) if raw else ([] if i in self.list_at else {})
+        for i in self.bool_at:
+            values[i] = bool(values[i])
+        return record(**dict(zip(self.names, values, strict=True)))
+
+    def dump(self, record: Any) -> list[Any]:
+        values = [getattr(record, n) for n in self.names]
+        for i in self.json_at:
+            values[i] = json.dumps(values[i], separators=(",", ":"))
+        for i in self.bool_at:
+            values[i] = int(bool(values[i]))
+        return values
+
+
+@functools.lru_cache(maxsize=256)
+def _mapper(names: tuple[str, ...]) -> _Mapper:
+    return _Mapper(names)
+
+
 def _to_db(name: str, value: Any) -> Any:
+    """One value as stored (the PostgreSQL store shares this mapping)."""
     if name in _JSON_FIELDS:
         return json.dumps(value, separators=(",", ":"))
     if name in _BOOL_FIELDS:
@@ -32,14 +66,17 @@ def _to_db(name: str, value: Any) -> Any:
 
 
 def _from_row(record: type[T], names: list[str], row: tuple[Any, ...]) -> T:
-    values: dict[str, Any] = {}
-    for name, value in zip(names, row, strict=True):
-        if name in _JSON_FIELDS:
-            value = json.loads(value) if value else ({} if name != "queue_history" else [])
-        elif name in _BOOL_FIELDS:
-            value = bool(value)
-        values[name] = value
-    return record(**values)
+    return _mapper(tuple(names)).load(record, row)
+
+
+@functools.lru_cache(maxsize=512)
+def _sql(kind: str, table: str, names: tuple[str, ...], tail: str = "") -> str:
+    """Statement texts, built once per shape (the column lists are long)."""
+    if kind == "insert":
+        return f"INSERT INTO {table}({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    if kind == "update":
+        return f"UPDATE {table} SET {', '.join(c + ' = ?' for c in names)} WHERE id = ?"
+    return f"SELECT {', '.join(names)} FROM {table} {tail}"
 
 
 _LINE_COLS = _columns(Line, ("queue",))
@@ -58,33 +95,28 @@ class SqliteOpenLines(SqliteBase):
     # --- generic helpers ------------------------------------------------------------------------
 
     def _insert(self, table: str, names: list[str], record: Any, with_id: bool = False) -> int:
-        cols = names if with_id else [n for n in names if n != "id"]
-        values = [_to_db(n, getattr(record, n)) for n in cols]
-        cursor = self.db.execute(
-            f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", values
-        )
+        cols = tuple(names if with_id else [n for n in names if n != "id"])
+        cursor = self.db.execute(_sql("insert", table, cols), _mapper(cols).dump(record))
         return int(cursor.lastrowid or 0) if not with_id else int(record.id)
 
     def _update(self, table: str, names: list[str], record: Any) -> None:
-        cols = [n for n in names if n != "id"]
-        values = [_to_db(n, getattr(record, n)) for n in cols]
-        self.db.execute(
-            f"UPDATE {table} SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?", [*values, record.id]
-        )
+        cols = tuple(n for n in names if n != "id")
+        self.db.execute(_sql("update", table, cols), [*_mapper(cols).dump(record), record.id])
 
     def _one(
         self, record: type[T], table: str, names: list[str], where: str, args: tuple[Any, ...]
     ) -> T | None:
-        row = self.db.execute(
-            f"SELECT {', '.join(names)} FROM {table} WHERE {where} LIMIT 1", args
-        ).fetchone()
-        return None if row is None else _from_row(record, names, row)
+        cols = tuple(names)
+        row = self.db.execute(_sql("select", table, cols, f"WHERE {where} LIMIT 1"), args).fetchone()
+        return None if row is None else _mapper(cols).load(record, row)
 
     def _many(
         self, record: type[T], table: str, names: list[str], tail: str, args: tuple[Any, ...]
     ) -> list[T]:
-        rows = self.db.execute(f"SELECT {', '.join(names)} FROM {table} {tail}", args).fetchall()
-        return [_from_row(record, names, r) for r in rows]
+        cols = tuple(names)
+        mapper = _mapper(cols)
+        rows = self.db.execute(_sql("select", table, cols, tail), args).fetchall()
+        return [mapper.load(record, r) for r in rows]
 
     # --- lines and queues -------------------------------------------------------------------------
 
