@@ -5,6 +5,7 @@ answers and finishes over few chats and operators against two workers on Postgre
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -415,3 +416,96 @@ def test_the_startup_lock_lets_one_server_start_at_a_time() -> None:
             return order
 
         assert asyncio.run(go()) == ["first in", "first out", "second in"]
+
+
+def sockets_to(pid: int, port: int) -> int:
+    """How many TCP connections process ``pid`` holds to ``port`` on the loopback interface."""
+    inodes: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in (Path("/proc") / str(pid) / "fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                    count += 1
+    return count
+
+
+def test_events_claimed_by_a_killed_worker_are_delivered_by_another(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    from tests.delivery.handler import Handler
+
+    handler = Handler().start()
+    handler.default = "hang"  # every delivery stays in flight until released
+    folder = tmp_path_factory.mktemp("takeover-config")
+    (folder / "openlines.toml").write_text("[delivery]\nconnect_timeout = 1\nread_timeout = 2\nretries = 3\n")
+    try:
+        with pg_server(
+            tmp_path_factory,
+            "takeover-server",
+            "--demo",
+            "--workers",
+            "2",
+            "--config",
+            str(folder / "openlines.toml"),
+        ) as server:
+            assert server.proc is not None
+            with server.client() as http:
+                bot = call(
+                    http,
+                    "imbot.register",
+                    {
+                        "CODE": "tk",
+                        "TYPE": "O",
+                        "EVENT_HANDLER": handler.url(),
+                        "PROPERTIES": {"NAME": "T"},
+                        "CLIENT_ID": CLIENT,
+                    },
+                )
+                settings = {"WELCOME_BOT_ENABLE": "Y", "WELCOME_BOT_ID": bot, "WELCOME_BOT_JOIN": "always"}
+                assert call(http, "imopenlines.config.update", {"CONFIG_ID": 1, "PARAMS": settings}) is True
+            for i in range(12):  # each on a new connection, so both workers take some
+                with server.client() as http:
+                    answer = http.post(
+                        "/widget/1/messages", json={"visitor": f"tk-{i}", "text": f"m{i}", "name": "T"}
+                    )
+                    assert answer.status_code == 200, answer.text
+            handler.wait_for(4)
+            deadline = time.monotonic() + 20
+            victim = 0
+            while not victim and time.monotonic() < deadline:
+                holding = [pid for pid in children_of(server.proc.pid) if sockets_to(pid, handler.port)]
+                victim = holding[0] if holding else 0
+                time.sleep(0.05)
+            assert victim, "no worker holds a delivery in flight"
+            os.kill(victim, signal.SIGKILL)  # its claims stay behind in the outbox
+            handler.release()
+
+            async def outbox() -> list[asyncpg.Record]:
+                db = await asyncpg.connect(server.db)
+                try:
+                    return list(
+                        await db.fetch(
+                            "SELECT id, status FROM outbox WHERE target != ''"
+                        )  # all to our handler
+                    )
+                finally:
+                    await db.close()
+
+            deadline = time.monotonic() + 60  # the dead worker's claims lapse after their lease (13 s here)
+            rows = asyncio.run(outbox())
+            while any(r["status"] == "pending" for r in rows) and time.monotonic() < deadline:
+                time.sleep(0.25)
+                rows = asyncio.run(outbox())
+            assert rows and all(r["status"] == "delivered" for r in rows), [dict(r) for r in rows]
+            keys = {r.key.rsplit("-", 1)[1] for r in handler.received}
+            assert {str(r["id"]) for r in rows} <= keys  # every event reached the handler
+    finally:
+        handler.stop()
