@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 import os
 import secrets as pysecrets
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from openlines import __version__, logs
 from openlines import config as config_mod
+from openlines.cli_support import (
+    ConfigOption,
+    DbOption,
+    console,
+    errors_console,
+    fail,
+    load_config,
+    open_services,
+    run,
+    with_store_errors,
+)
 from openlines.config import VALID_SCOPES, Config, ConfigError
+from openlines.delivery.commands import events_app
 from openlines.limits.settings import PRESETS
 
-console = Console(highlight=False, soft_wrap=True)  # never break a URL across lines
-errors_console = Console(stderr=True, highlight=False, soft_wrap=True)
 app = typer.Typer(
     help="openlines: a self-hosted Open Lines server, wire-compatible with Bitrix24's chat-bot REST API.",
     no_args_is_help=True,
@@ -35,25 +42,8 @@ apps_app = typer.Typer(help="OAuth applications.", no_args_is_help=True)
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(apps_app, name="app")
 
-from openlines.delivery.commands import events_app  # noqa: E402  delivery lane
 
 app.add_typer(events_app, name="events")
-
-T = TypeVar("T")
-
-
-def fail(message: str, code: int = 1) -> None:
-    errors_console.print(f"[bold red]openlines:[/] {escape(message)}")
-    raise typer.Exit(code)
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        import uvloop
-
-        return uvloop.run(coro)
-    except ImportError:  # pragma: no cover
-        return asyncio.run(coro)
 
 
 def version_callback(value: bool) -> None:
@@ -69,35 +59,6 @@ def main_callback(
     ] = False,
 ) -> None:
     """openlines command line."""
-
-
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML configuration file.")]
-DbOption = Annotated[str | None, typer.Option("--db", help="SQLite file (or :memory:).")]
-
-
-def load_config(path: Path | None, demo: bool = False, db: str | None = None) -> Config:
-    """File < OPENLINES_* environment < command-line options; every problem listed at once."""
-    try:
-        raw: dict[str, Any] = {}
-        source = "<defaults>"
-        if path is not None:
-            raw = config_mod.read_toml(path)
-            source = str(path)
-        if demo:
-            # The demo tables are merged before validation, so a file may refer to demo users.
-            from openlines.demo import merge_demo
-
-            raw = merge_demo(raw)
-        import os
-
-        config = config_mod.from_dict(raw, source, dict(os.environ))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            errors_console.print(f"[bold red]openlines:[/] {escape(exc.source)}: {escape(problem)}")
-        raise typer.Exit(2) from None
-    if db is not None:
-        config.server.db = db
-    return config
 
 
 # --- serve -----------------------------------------------------------------------------------------
@@ -366,18 +327,8 @@ def migrate(config: ConfigOption = None, db: DbOption = None) -> None:
         finally:
             await store.close()
 
-    applied = _with_store_errors(go())
+    applied = with_store_errors(go())
     console.print(f"{cfg.server.db}: " + (f"applied {applied}" if applied else "up to date"))
-
-
-def _with_store_errors(coro: Coroutine[Any, Any, T]) -> T:
-    from openlines.store.base import StoreUnavailable
-
-    try:
-        return run(coro)
-    except StoreUnavailable as exc:
-        fail(str(exc))
-        raise  # unreachable: fail() exits
 
 
 def _scopes(text: str) -> list[str]:
@@ -386,12 +337,6 @@ def _scopes(text: str) -> list[str]:
     if unknown or not scopes:
         fail(f"unknown scope(s) {', '.join(unknown) or '(none given)'}; valid: {', '.join(VALID_SCOPES)}", 2)
     return scopes
-
-
-async def _portal(cfg: Config) -> Any:
-    from openlines.portal import bootstrap
-
-    return (await bootstrap(cfg)).services
 
 
 @webhook_app.command("create")
@@ -412,7 +357,7 @@ def webhook_create(
     async def go() -> str:
         from openlines.auth import secrets
 
-        services = await _portal(cfg)
+        services = await open_services(cfg)
         try:
             target = await services.store.get_user(user)
             if target is None or target.kind != "employee":
@@ -424,7 +369,7 @@ def webhook_create(
         finally:
             await services.store.close()
 
-    url = _with_store_errors(go())
+    url = with_store_errors(go())
     console.print(f"{url}/rest/{user}/{secret_code}/")
 
 
@@ -451,7 +396,7 @@ def app_create(
         from openlines.domain.credentials import App
         from openlines.portal import application_token_for
 
-        services = await _portal(cfg)
+        services = await open_services(cfg)
         try:
             if await services.store.get_user(user) is None:
                 fail(f"user {user} does not exist (declare it in [[users]])", 2)
@@ -477,7 +422,7 @@ def app_create(
         finally:
             await services.store.close()
 
-    for key, value in _with_store_errors(go()).items():
+    for key, value in with_store_errors(go()).items():
         console.print(f"{key}: {value}")
 
 
@@ -496,7 +441,7 @@ def app_token(
     async def go() -> dict[str, Any]:
         from openlines.auth import oauth
 
-        services = await _portal(cfg)
+        services = await open_services(cfg)
         try:
             app_ = await services.store.get_app(client_id)
             if app_ is None:
@@ -509,7 +454,7 @@ def app_token(
         finally:
             await services.store.close()
 
-    sys.stdout.write(orjson.dumps(_with_store_errors(go()), option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(orjson.dumps(with_store_errors(go()), option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 @app.command(

@@ -20,9 +20,9 @@ DbOption = Annotated[str | None, typer.Option("--db", help="SQLite file.")]
 
 
 def _services(config: Path | None, db: str | None) -> Any:
-    from openlines import cli
+    from openlines import cli_support as cli
 
-    return cli._portal(cli.load_config(config, db=db))
+    return cli.open_services(cli.load_config(config, db=db))
 
 
 @events_app.command("list")
@@ -36,7 +36,7 @@ def events_list(
     db: DbOption = None,
 ) -> None:
     """Recent deliveries, newest first."""
-    from openlines import cli
+    from openlines import cli_support as cli
     from openlines.methods.openlines_events import delivery_fields
 
     async def go() -> list[dict[str, Any]]:
@@ -48,7 +48,7 @@ def events_list(
         finally:
             await services.store.close()
 
-    rows = cli._with_store_errors(go())
+    rows = cli.with_store_errors(go())
     if as_json:
         for row in rows:
             cli.console.print(orjson.dumps(row).decode(), markup=False)
@@ -74,7 +74,7 @@ def events_show(
     db: DbOption = None,
 ) -> None:
     """One delivery with its data and every attempt, as JSON."""
-    from openlines import cli
+    from openlines import cli_support as cli
     from openlines.methods.openlines_events import delivery_details
 
     async def go() -> dict[str, Any] | None:
@@ -85,7 +85,7 @@ def events_show(
         finally:
             await services.store.close()
 
-    row = cli._with_store_errors(go())
+    row = cli.with_store_errors(go())
     if row is None:
         cli.fail(f"no delivery with id {delivery_id}", 2)
     cli.console.print(orjson.dumps(row, option=orjson.OPT_INDENT_2).decode(), markup=False)
@@ -98,7 +98,7 @@ def events_replay(
     db: DbOption = None,
 ) -> None:
     """Queue a delivered or dead event again (same idempotency key, attempts from zero)."""
-    from openlines import cli
+    from openlines import cli_support as cli
     from openlines.methods.openlines_events import replay
     from openlines.protocol.errors import RestError
 
@@ -112,7 +112,7 @@ def events_replay(
         finally:
             await services.store.close()
 
-    message = cli._with_store_errors(go())
+    message = cli.with_store_errors(go())
     if message.startswith("error: "):
         cli.fail(message[7:], 2)
     cli.console.print(message, markup=False)
