@@ -1,0 +1,21 @@
+-- Custom channel connectors (issue 7, imconnector.*): what an application registered, and per
+-- Open Lines line whether the connector is switched on and the channel data it set.
+CREATE TABLE connectors (
+    id                  TEXT PRIMARY KEY,                   -- lower case, no '.'
+    app_id              TEXT NOT NULL,                      -- OAuth client_id of the registering app
+    name                TEXT NOT NULL,
+    icon                TEXT NOT NULL DEFAULT '{}',         -- JSON: DATA_IMAGE, COLOR, SIZE, POSITION
+    icon_disabled       TEXT NOT NULL DEFAULT '{}',         -- JSON
+    placement_handler   TEXT NOT NULL DEFAULT '',
+    options             TEXT NOT NULL DEFAULT '{}',         -- JSON: the boolean flags of register
+    created             REAL NOT NULL DEFAULT 0
+);
+
+CREATE TABLE connector_lines (
+    connector   TEXT NOT NULL,
+    line_id     INTEGER NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 0,
+    data        TEXT NOT NULL DEFAULT '{}',                 -- JSON: ID, URL, URL_IM, NAME
+    changed     REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (connector, line_id)
+);
