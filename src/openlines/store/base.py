@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from openlines.domain.bot_commands import BotCommand
+from openlines.domain.connectors import Connector, ConnectorLine  # connectors lane
 from openlines.domain.credentials import AccessToken, App, AuthCode, RefreshGrant, Webhook
 from openlines.domain.delivery import Binding, Delivery
 from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
@@ -235,5 +236,18 @@ class RoutingStore(Protocol):
     ) -> list[tuple[int, int, float]]: ...
 
 
-class Store(PlatformStore, OpenLinesStore, BotsAndDialogsStore, TransferStore, RoutingStore, Protocol):
+class ConnectorStore(Protocol):
+    """Connectors lane (K): custom channel connectors (imconnector.*) and their per-line state."""
+
+    async def save_connector(self, connector: Connector) -> None: ...
+    async def get_connector(self, connector_id: str) -> Connector | None: ...
+    async def list_connectors(self) -> list[Connector]: ...
+    async def delete_connector(self, connector_id: str) -> bool: ...
+    async def get_connector_line(self, connector_id: str, line_id: int) -> ConnectorLine | None: ...
+    async def save_connector_line(self, state: ConnectorLine) -> None: ...
+
+
+class Store(
+    PlatformStore, OpenLinesStore, BotsAndDialogsStore, TransferStore, RoutingStore, ConnectorStore, Protocol
+):
     """Everything the services may ask of storage."""

@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from openlines.store.postgres.bots import PgBotsAndDialogs
+from openlines.store.postgres.connectors import PgConnectors  # connectors lane
 from openlines.store.postgres.openlines import PgOpenLines
 from openlines.store.postgres.platform import PgPlatform
 from openlines.store.postgres.routing import PgRouting
 from openlines.store.postgres.transfers import PgTransfers
 
 
-class PostgresStore(PgPlatform, PgOpenLines, PgBotsAndDialogs, PgTransfers, PgRouting):
+class PostgresStore(PgPlatform, PgOpenLines, PgBotsAndDialogs, PgTransfers, PgRouting, PgConnectors):
     """Platform and Open Lines repositories on one asyncpg pool, shared by every worker process."""
 
 

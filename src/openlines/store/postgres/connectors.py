@@ -1,0 +1,44 @@
+"""PostgreSQL twin of ``sqlite_connectors``: custom channel connectors (connectors lane K)."""
+
+from __future__ import annotations
+
+from openlines.domain.connectors import Connector, ConnectorLine
+from openlines.store.postgres.base import PgBase
+from openlines.store.sqlite_connectors import (
+    SELECT_CONNECTOR,
+    SELECT_CONNECTOR_LINE,
+    UPSERT_CONNECTOR,
+    UPSERT_CONNECTOR_LINE,
+    connector_from_row,
+    connector_line_from_row,
+    connector_line_values,
+    connector_values,
+)
+
+
+class PgConnectors(PgBase):
+    async def save_connector(self, connector: Connector) -> None:
+        await self.execute(UPSERT_CONNECTOR, *connector_values(connector))
+
+    async def get_connector(self, connector_id: str) -> Connector | None:
+        row = await self.fetchrow(f"{SELECT_CONNECTOR} WHERE id = ?", connector_id)
+        return None if row is None else connector_from_row(row)
+
+    async def list_connectors(self) -> list[Connector]:
+        rows = await self.fetch(f"{SELECT_CONNECTOR} ORDER BY id")
+        return [connector_from_row(r) for r in rows]
+
+    async def delete_connector(self, connector_id: str) -> bool:
+        """Forget a connector and its per-line state; whether it existed."""
+        async with self.atomic():
+            await self.execute("DELETE FROM connector_lines WHERE connector = ?", connector_id)
+            return await self.execute("DELETE FROM connectors WHERE id = ?", connector_id) > 0
+
+    async def get_connector_line(self, connector_id: str, line_id: int) -> ConnectorLine | None:
+        row = await self.fetchrow(
+            f"{SELECT_CONNECTOR_LINE} WHERE connector = ? AND line_id = ?", connector_id, line_id
+        )
+        return None if row is None else connector_line_from_row(row)
+
+    async def save_connector_line(self, state: ConnectorLine) -> None:
+        await self.execute(UPSERT_CONNECTOR_LINE, *connector_line_values(state))
