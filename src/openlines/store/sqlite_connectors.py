@@ -91,3 +91,20 @@ class SqliteConnectors(SqliteBase):
 
     async def save_connector_line(self, state: ConnectorLine) -> None:
         self.db.execute(UPSERT_CONNECTOR_LINE, connector_line_values(state))
+
+    async def connector_user(self, connector_id: str, external_id: str) -> int:
+        """The customer user id behind a connector's external user id (0: none yet)."""
+        row = self.db.execute(
+            "SELECT user_id FROM connector_users WHERE connector = ? AND external_id = ?",
+            (connector_id, external_id),
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    async def save_connector_user(
+        self, connector_id: str, external_id: str, user_id: int, now: float
+    ) -> None:
+        self.db.execute(
+            "INSERT INTO connector_users(connector, external_id, user_id, created) VALUES (?,?,?,?) "
+            "ON CONFLICT(connector, external_id) DO UPDATE SET user_id = excluded.user_id",
+            (connector_id, external_id, user_id, now),
+        )

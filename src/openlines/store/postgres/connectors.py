@@ -42,3 +42,24 @@ class PgConnectors(PgBase):
 
     async def save_connector_line(self, state: ConnectorLine) -> None:
         await self.execute(UPSERT_CONNECTOR_LINE, *connector_line_values(state))
+
+    async def connector_user(self, connector_id: str, external_id: str) -> int:
+        """The customer user id behind a connector's external user id (0: none yet)."""
+        found = await self.fetchval(
+            "SELECT user_id FROM connector_users WHERE connector = ? AND external_id = ?",
+            connector_id,
+            external_id,
+        )
+        return 0 if found is None else int(found)
+
+    async def save_connector_user(
+        self, connector_id: str, external_id: str, user_id: int, now: float
+    ) -> None:
+        await self.execute(
+            "INSERT INTO connector_users(connector, external_id, user_id, created) VALUES (?,?,?,?) "
+            "ON CONFLICT(connector, external_id) DO UPDATE SET user_id = excluded.user_id",
+            connector_id,
+            external_id,
+            user_id,
+            now,
+        )

@@ -19,3 +19,13 @@ CREATE TABLE connector_lines (
     changed     REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (connector, line_id)
 );
+
+-- The customer user behind an external user id of a connector (send.messages' user.id), so one
+-- person writing again is the same customer and continues the same chat.
+CREATE TABLE connector_users (
+    connector   TEXT NOT NULL,
+    external_id TEXT NOT NULL,
+    user_id     INTEGER NOT NULL,
+    created     REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (connector, external_id)
+);
