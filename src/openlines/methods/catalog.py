@@ -12,6 +12,7 @@ from openlines.methods import (
     events,  # delivery lane
     im,  # bots & customers lane
     imbot,  # bots & customers lane
+    imconnector,  # connectors lane
     imopenlines_bot,  # transfer lane
     imopenlines_config,  # operators & lookups lane
     imopenlines_dialog,  # operators & lookups lane
@@ -49,12 +50,14 @@ def build() -> Registry:
     imopenlines_bot.register(registry)  # transfer lane
     openlines_audit.register(registry)  # transfer lane
     openlines_routing.register(registry)  # routing lane
+    imconnector.register(registry)  # connectors lane
     return registry
 
 
 def config_appliers() -> list[ConfigApplier]:
+    from openlines.engine.connectors import install_hooks as install_connectors  # connectors lane
     from openlines.engine.dialogs import install_hooks  # bots & customers lane
     from openlines.engine.lines import apply_config_lines
     from openlines.engine.routing import install as install_routing  # routing lane
 
-    return [apply_config_lines, install_hooks, install_routing]
+    return [apply_config_lines, install_hooks, install_routing, install_connectors]

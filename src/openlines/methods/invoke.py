@@ -15,7 +15,10 @@ from openlines.protocol import errors, php
 from openlines.services import Services
 
 # The only alternative scopes the real server maps (behaviour notes 3.7).
-SCOPE_ALIASES = {"user": frozenset({"user", "user_brief", "user_basic"})}
+SCOPE_ALIASES = {
+    "user": frozenset({"user", "user_brief", "user_basic"}),
+    "imconnector": frozenset({"imconnector", "imopenlines"}),  # connectors lane (the real server: both)
+}
 # System parameters the real server removes before a method sees them.
 SYSTEM_PARAMS = ("auth", "access_token", "auth_connector", "aplogin", "ap", "sessid", "state", "start")
 

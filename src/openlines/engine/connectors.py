@@ -1,0 +1,143 @@
+"""What custom channel connectors hear: operator and bot replies in their chats
+(OnImConnectorMessageAdd / Update / Delete) and the start and end of their dialogues
+(OnImConnectorDialogStart / Finish).
+
+Each event is an outbox row written in the transaction of its cause, as a broadcast (target '')
+that the delivery worker hands to every app bound to the event with ``event.bind``. Nothing is
+written when no app is bound. The functions here are hooks (see :func:`install_hooks`), so the
+message and session code stays unaware of connectors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openlines.domain.connectors import LIVECHAT, Connector, reply_text
+from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session
+from openlines.engine.events import portal_auth
+from openlines.services import Services
+
+MESSAGE_ADD = "ONIMCONNECTORMESSAGEADD"
+MESSAGE_UPDATE = "ONIMCONNECTORMESSAGEUPDATE"
+MESSAGE_DELETE = "ONIMCONNECTORMESSAGEDELETE"
+DIALOG_START = "ONIMCONNECTORDIALOGSTART"
+DIALOG_FINISH = "ONIMCONNECTORDIALOGFINISH"
+
+
+def reaches_customer(message: Message) -> bool:
+    """Whether the external channel shows ``message``: never with SKIP_CONNECTOR=Y; system notices
+    only when flagged IMPORTANT_CONNECTOR=Y (behaviour notes 2.5)."""
+    params = message.params
+    if str(params.get("SKIP_CONNECTOR", "")).upper() == "Y":
+        return False
+    if message.system or message.author_id == 0:
+        return str(params.get("IMPORTANT_CONNECTOR", "")).upper() == "Y"
+    return True
+
+
+async def custom_connector(services: Services, chat: Chat) -> Connector | None:
+    """The registered custom connector of a LINES chat (None for livechat and other chats)."""
+    if not chat.is_lines or not chat.connector or chat.connector == LIVECHAT:
+        return None
+    return await services.store.get_connector(chat.connector)
+
+
+def event(services: Services, name: str, chat: Chat, data: dict[str, Any]) -> OutboxEvent:
+    payload = {"event": name, "data": data, "auth": portal_auth(services)}
+    return OutboxEvent(event=name, payload=payload, target="", chat_id=chat.id)
+
+
+async def _emit(services: Services, name: str, chat: Chat, data: dict[str, Any]) -> None:
+    store = services.store
+    if await store.event_is_bound(name):
+        await store.add_event(event(services, name, chat, data), services.clock.now())
+
+
+async def message_block(
+    services: Services, connector: Connector, chat: Chat, message: Message
+) -> dict[str, Any]:
+    """One entry of ``data[MESSAGES]``: ``{im, message, chat}`` as spec 8.2 shows it."""
+    author = await services.store.get_user(message.author_id) if message.author_id else None
+    name = author.full_name if author is not None else ""
+    text = reply_text(name, message.text, connector.flag("NEED_SIGNATURE") and not message.system)
+    body: dict[str, Any] = {"user_id": str(message.author_id), "text": text}
+    files = message.params.get("FILES")
+    if files:
+        body["files"] = files
+    return {
+        "im": {"chat_id": str(chat.id), "message_id": str(message.id)},
+        "message": body,
+        "chat": {"id": chat.external_chat_id},
+    }
+
+
+def _envelope(connector: Connector, chat: Chat, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"CONNECTOR": connector.id, "LINE": str(chat.line_id), key: items}
+
+
+async def message_changed(services: Services, chat: Chat, message: Message, name: str) -> None:
+    """An operator's or bot's message in a connector chat was added, edited or deleted."""
+    connector = await custom_connector(services, chat)
+    if connector is None or message.author_id == chat.customer_id or not reaches_customer(message):
+        return
+    block = await message_block(services, connector, chat, message)
+    await _emit(services, name, chat, _envelope(connector, chat, "MESSAGES", [block]))
+
+
+async def on_message_posted(services: Services, chat: Chat, session: Session, role: str) -> None:
+    """``on_message_posted`` hook: a reply by an operator or bot goes out to the connector app."""
+    if role == "customer" or chat.last_message_id <= 0:
+        return
+    if await custom_connector(services, chat) is None:
+        return
+    message = await services.store.get_message(chat.last_message_id)
+    if message is not None:
+        await message_changed(services, chat, message, MESSAGE_ADD)
+
+
+def _dialog_entry(connector: Connector, chat: Chat, session: Session) -> dict[str, Any]:
+    return {
+        "connector": {
+            "connector_id": connector.id,
+            "line_id": str(chat.line_id),
+            "chat_id": chat.external_chat_id,
+            "user_id": str(chat.customer_id),
+        },
+        "session": {"ID": str(session.id), "CHAT_ID": str(chat.id)},
+        "chat": {"id": chat.external_chat_id},
+        "user": {"id": str(chat.customer_id)},
+    }
+
+
+async def _dialog(services: Services, chat: Chat, session: Session, name: str) -> None:
+    connector = await custom_connector(services, chat)
+    if connector is not None:
+        entry = _dialog_entry(connector, chat, session)
+        await _emit(services, name, chat, _envelope(connector, chat, "DATA", [entry]))
+
+
+async def on_session_opened(
+    services: Services, chat: Chat, session: Session, line: Line, bot: Bot | None
+) -> None:
+    """``on_session_opened`` hook: OnImConnectorDialogStart."""
+    await _dialog(services, chat, session, DIALOG_START)
+
+
+async def on_finished(services: Services, chat: Chat, session: Session) -> None:
+    """``on_finished`` hook: OnImConnectorDialogFinish."""
+    await _dialog(services, chat, session, DIALOG_FINISH)
+
+
+HOOKS: dict[str, Any] = {
+    "on_message_posted": on_message_posted,
+    "on_session_opened": on_session_opened,
+    "on_finished": on_finished,
+}
+
+
+async def install_hooks(services: Services) -> None:
+    """Register the connector hooks on the services (idempotent; a catalog config applier)."""
+    for name, hook in HOOKS.items():
+        hooks: list[Any] = services.extras.setdefault(name, [])
+        if hook not in hooks:
+            hooks.append(hook)
