@@ -15,7 +15,13 @@ from tests.connectors.conftest import APP_TOKEN, Caller
 from tests.connectors.helpers import fresh_id, message, registration
 from tests.delivery.handler import Handler, Received
 
-CONNECTOR_EVENTS = ("OnImConnectorMessageAdd", "OnImConnectorDialogStart", "OnImConnectorDialogFinish")
+CONNECTOR_EVENTS = (
+    "OnImConnectorMessageAdd",
+    "OnImConnectorMessageUpdate",
+    "OnImConnectorMessageDelete",
+    "OnImConnectorDialogStart",
+    "OnImConnectorDialogFinish",
+)
 
 
 def of_connector(handler: Handler, event: str, connector: str, count: int) -> list[Received]:
@@ -98,6 +104,16 @@ def test_replies_and_dialogue_events_reach_the_connector_app(
     bot_reply = int(
         app("imbot.message.add", {"BOT_ID": bot_id, "DIALOG_ID": f"chat{chat_id}", "MESSAGE": "I am a bot"})
     )
+    dialog_id = f"chat{chat_id}"
+    edit = {"BOT_ID": bot_id, "MESSAGE_ID": bot_reply, "MESSAGE": "I am a bot, edited"}
+    assert app("imbot.message.update", edit) is True
+    slip = int(app("imbot.message.add", {"BOT_ID": bot_id, "DIALOG_ID": dialog_id, "MESSAGE": "oops"}))
+    assert app("imbot.message.delete", {"BOT_ID": bot_id, "MESSAGE_ID": slip, "COMPLETE": "Y"}) is True
+    updated = of_connector(handler, "ONIMCONNECTORMESSAGEUPDATE", connector, 1)[0].fields
+    assert updated["data[MESSAGES][0][im][message_id]"] == str(bot_reply)
+    assert updated["data[MESSAGES][0][message][text]"] == "[b]Helper:[/b][br]I am a bot, edited"
+    deleted = of_connector(handler, "ONIMCONNECTORMESSAGEDELETE", connector, 1)[0].fields
+    assert deleted["data[MESSAGES][0][im][message_id]"] == str(slip)
     moved = app(
         "imopenlines.bot.session.transfer", {"BOT_ID": bot_id, "CHAT_ID": chat_id, "USER_ID": 2, "LEAVE": "N"}
     )
@@ -113,7 +129,8 @@ def test_replies_and_dialogue_events_reach_the_connector_app(
     operator_name = admin("user.get", {"ID": 2})[0]
     full_name = " ".join(p for p in (operator_name["NAME"], operator_name["LAST_NAME"]) if p)
 
-    replies = of_connector(handler, "ONIMCONNECTORMESSAGEADD", connector, 2)
+    replies = of_connector(handler, "ONIMCONNECTORMESSAGEADD", connector, 3)
+    del replies[1]  # the bot's deleted "oops"
     texts = [r.fields["data[MESSAGES][0][message][text]"] for r in replies]
     # Deliveries keep each chat's order: had the customer's message, the transfer notice or the
     # hidden note gone out, they would stand before the operator's reply.

@@ -95,6 +95,16 @@ async def on_message_posted(services: Services, chat: Chat, session: Session, ro
         await message_changed(services, chat, message, MESSAGE_ADD)
 
 
+CHANGES = {"MESSAGE_UPDATE": MESSAGE_UPDATE, "MESSAGE_DELETE": MESSAGE_DELETE}
+
+
+async def on_message_changed(services: Services, chat: Chat, message: Message, kind: str) -> None:
+    """``on_message_changed`` hook (imbot.message.update / delete): OnImConnectorMessageUpdate / Delete."""
+    name = CHANGES.get(kind)
+    if name is not None:
+        await message_changed(services, chat, message, name)
+
+
 def _dialog_entry(connector: Connector, chat: Chat, session: Session) -> dict[str, Any]:
     return {
         "connector": {
@@ -130,6 +140,7 @@ async def on_finished(services: Services, chat: Chat, session: Session) -> None:
 
 HOOKS: dict[str, Any] = {
     "on_message_posted": on_message_posted,
+    "on_message_changed": on_message_changed,
     "on_session_opened": on_session_opened,
     "on_finished": on_finished,
 }

@@ -164,6 +164,8 @@ async def _tell_bots(services: Services, kind: str, message: Message, author: Us
     chat = await store.get_chat(message.chat_id)
     if chat is None:
         return
+    for hook in services.extras.get("on_message_changed", []):  # connectors lane
+        await hook(services, chat, message, kind)
     session = await store.last_session_of_chat(chat.id) if chat.is_lines else None
     for bot in await store.bots_in_chat(chat.id):
         if bot.id == message.author_id or not (bot.openline or bot.type not in ("B", "H")):
