@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import httptools
@@ -20,6 +21,17 @@ from uvicorn import Config, Server
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger("openlines.server")
+
+# Called when the server begins its graceful shutdown, before it waits for open connections: long-lived
+# responses (the live-chat event stream) end themselves here instead of holding the shutdown up.
+ON_STOPPING: list[Callable[[], None]] = []
+
+
+class StoppingServer(Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for stopping in list(ON_STOPPING):
+            stopping()
+        await super().shutdown(sockets)
 
 
 class H2cTolerantProtocol(HttpToolsProtocol):
@@ -143,8 +155,8 @@ async def serve(
 
     SIGTERM/SIGINT stop accepting, let in-flight requests finish (up to 10 s), then run shutdown.
     """
-    primary = Server(uvicorn_config(app, access_log=access_log, lifespan="on", ssl=ssl))
-    secondary = Server(uvicorn_config(app, access_log=access_log, lifespan="off")) if plain else None
+    primary = StoppingServer(uvicorn_config(app, access_log=access_log, lifespan="on", ssl=ssl))
+    secondary = StoppingServer(uvicorn_config(app, access_log=access_log, lifespan="off")) if plain else None
     extra: asyncio.Task[None] | None = None
     if secondary is not None and plain is not None:
         extra = asyncio.create_task(secondary._serve(sockets=[plain]))

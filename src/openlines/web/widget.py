@@ -188,6 +188,22 @@ def visible_to_customer(message: Message) -> bool:
     return True
 
 
+def message_item(services: Services, m: Message, customer_id: int) -> dict[str, Any]:
+    """One message as the visitor sees it (the GET answer and the SSE stream share this shape)."""
+    return {
+        "id": m.id,
+        "author_id": m.author_id,
+        "from": "customer" if m.author_id == customer_id else ("system" if m.author_id == 0 else "agent"),
+        "text": m.text,
+        "date": services.clock.iso(m.date),
+        "system": m.system,
+        "deleted": m.deleted,
+        "params": {
+            k: v for k, v in m.params.items() if k in ("ATTACH", "KEYBOARD", "IS_DELETED", "IS_EDITED")
+        },
+    }
+
+
 async def get_messages(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
@@ -204,23 +220,8 @@ async def get_messages(request: Request) -> Response:
     except Exception as exc:  # every failure answers in the envelope (a store outage as 503)
         error = error_for(exc)
         return _json(error.status, error.body())
-    clock = services.clock
     shown = [m for m in messages if visible_to_customer(m)][:limit]
-    items = [
-        {
-            "id": m.id,
-            "author_id": m.author_id,
-            "from": "customer" if m.author_id == customer_id else ("system" if m.author_id == 0 else "agent"),
-            "text": m.text,
-            "date": clock.iso(m.date),
-            "system": m.system,
-            "deleted": m.deleted,
-            "params": {
-                k: v for k, v in m.params.items() if k in ("ATTACH", "KEYBOARD", "IS_DELETED", "IS_EDITED")
-            },
-        }
-        for m in shown
-    ]
+    items = [message_item(services, m, customer_id) for m in shown]
     last = messages[-1].id if messages else after
     return _json(200, {"chat_id": chat_id, "messages": items, "last_id": items[-1]["id"] if items else last})
 
@@ -235,7 +236,11 @@ def _query_int(request: Request, name: str, default: int) -> int:
 
 
 def routes() -> list[Route]:
+    from openlines.web import widget_page, widget_stream
+
     return [
         Route("/widget/{line_id}/messages", post_message, methods=["POST"]),
         Route("/widget/{line_id}/messages", get_messages, methods=["GET"]),
+        Route("/widget/{line_id}/events", widget_stream.events, methods=["GET"]),
+        Route("/widget/{line_id}", widget_page.page, methods=["GET"]),
     ]
