@@ -151,6 +151,7 @@ BODY = """<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>{title} — chat</title>
 <style nonce="{nonce}">{style}</style>
 </head>
