@@ -156,3 +156,24 @@ def test_icon_is_kept_as_sent(app: Caller) -> None:
     connector = fresh_id("icon")
     full = registration(connector, ICON={**ICON, "SIZE": "90%", "POSITION": "center"})
     assert app("imconnector.register", full) == {"result": True}
+
+
+ODD_SHAPES: list[Any] = [
+    {"0": {"user": {"id": {"x": 1}}, "message": {"text": ["a"]}, "chat": {"id": []}}},
+    [{"user": "u", "message": "m", "chat": "c"}],
+    [{"user": {"id": "u", "picture": "not a dict"}, "message": {"text": 5, "files": "x"}, "chat": {"id": 7}}],
+    [{"user": {"id": "u"}, "message": {"files": [{"url": {"deep": 1}}, "x", None]}, "chat": {"id": "c"}}],
+    [{"user": {"id": "u" * 5000, "name": 3.5}, "message": {"text": "\u0000x"}, "chat": {"id": "c"}}],
+]
+
+
+@pytest.mark.parametrize("messages", ODD_SHAPES)
+@pytest.mark.parametrize(
+    "method", ["send.messages", "update.messages", "delete.messages", "send.status.reading"]
+)
+def test_odd_message_shapes_never_give_a_server_error(app: Caller, method: str, messages: Any) -> None:
+    connector = registered(app, "odd")
+    assert app("imconnector.activate", {"CONNECTOR": connector, "LINE": 1, "ACTIVE": 1}) is True
+    answer = app(f"imconnector.{method}", {"CONNECTOR": connector, "LINE": 1, "MESSAGES": messages}, raw=True)
+    assert answer.status_code in (200, 400), answer.text
+    assert "error" in answer.json() or "result" in answer.json()
