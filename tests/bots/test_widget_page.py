@@ -31,7 +31,7 @@ ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (scripts/setup-debian installs it)"
 )
 
@@ -50,6 +50,7 @@ def handler() -> Iterator[Handler]:
     h.stop()
 
 
+@needs_chromium
 def test_visitor_chats_with_the_bot_from_the_page(
     server: ServerProcess, handler: Handler, tmp_path: Path
 ) -> None:
@@ -100,7 +101,8 @@ def test_visitor_chats_with_the_bot_from_the_page(
     assert "default-src 'none'" in policy and "connect-src 'self'" in policy
 
 
-def test_page_of_an_unknown_line_is_a_plain_404(server: ServerProcess) -> None:
-    answer = httpx.get(f"{server.url}/widget/999999")
+@pytest.mark.parametrize("line", ["999999", "abc", "\u00b2", "0"])
+def test_page_of_an_unknown_line_is_a_plain_404(server: ServerProcess, line: str) -> None:
+    answer = httpx.get(f"{server.url}/widget/{line}")
     assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
     assert "Chat not available" in answer.text

@@ -105,6 +105,12 @@ def test_errors_before_the_stream_starts(server: ServerProcess, line: BotLine) -
             (api.get("/widget/abc/events", params={"token": mine}), (404, "NOT_ACTIVE_LINE")),
             (api.get(base, params={"token": mine, "after": "-1"}), (400, "ERROR_ARGUMENT")),
             (api.get(base, params={"token": mine}, headers={"Last-Event-ID": "x"}), (400, "ERROR_ARGUMENT")),
+            (
+                api.get(base, params={"token": mine}, headers={"Last-Event-ID": b"\xb2"}),
+                (400, "ERROR_ARGUMENT"),
+            ),
+            (api.get(base, params={"token": mine, "after": "\u00b2"}), (400, "ERROR_ARGUMENT")),
+            (api.get("/widget/\u00b2/events", params={"token": mine}), (404, "NOT_ACTIVE_LINE")),
         ]
         for answer, expected in cases:
             assert answer.headers["content-type"].startswith("application/json"), answer.text

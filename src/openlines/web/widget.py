@@ -63,7 +63,7 @@ def token_of_other_visitor() -> RestError:
 
 def _line_id(request: Request) -> int:
     raw = request.path_params.get("line_id", "")
-    return int(raw) if raw.isdigit() and len(raw) < 12 else 0
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 12 else 0
 
 
 def _visitor(value: Any) -> str:
@@ -230,7 +230,7 @@ def _query_int(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise RestError("ERROR_ARGUMENT", f"{name} must be a non-negative integer", 400, argument=name)
     return php.php_int(raw)
 

@@ -97,7 +97,7 @@ def _resume_from(request: Request) -> int:
     """``Last-Event-ID`` (sent by a reconnecting EventSource) wins over ``?after=``."""
     last = request.headers.get("last-event-id", "").strip()
     if last:
-        if not last.isdigit() or len(last) > 18:
+        if not (last.isascii() and last.isdigit()) or len(last) > 18:
             raise RestError(
                 "ERROR_ARGUMENT", "Last-Event-ID must be a message id", 400, argument="Last-Event-ID"
             )
