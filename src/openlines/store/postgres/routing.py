@@ -11,6 +11,17 @@ from openlines.domain.routing import PresenceState, Timer
 from openlines.store.postgres.base import PgBase
 from openlines.store.sqlite_routing import _TIMER_COLS, _timer
 
+_T_COLS = ", ".join("t." + c for c in _TIMER_COLS.split(", "))
+_TAKE_DUE_TIMER = (
+    "WITH due_one AS (SELECT id, kind FROM timers WHERE fired = 0 AND due <= ? ORDER BY due, id LIMIT 1 "
+    "FOR UPDATE SKIP LOCKED), "
+    "gone AS (DELETE FROM timers t USING due_one AS c WHERE t.id = c.id AND c.kind != 'no_answer' "
+    f"RETURNING {_T_COLS}), "
+    "fired AS (UPDATE timers t SET fired = 1 FROM due_one AS c WHERE t.id = c.id AND c.kind = 'no_answer' "
+    f"RETURNING {_T_COLS}) "
+    "SELECT * FROM gone UNION ALL SELECT * FROM fired"
+)
+
 
 class PgRouting(PgBase):
     # --- presence ---------------------------------------------------------------------------------
@@ -78,20 +89,10 @@ class PgRouting(PgBase):
     async def take_due_timer(self, now: float) -> Timer | None:
         """Claim the earliest timer due by ``now`` (inside the caller's transaction): a one-shot
         no-answer timer is marked fired, any other is deleted. A timer another worker is taking
-        is passed over (``SKIP LOCKED``), so no timer fires twice. None when nothing is due."""
-        row = await self.fetchrow(
-            f"SELECT {_TIMER_COLS} FROM timers WHERE fired = 0 AND due <= ? ORDER BY due, id LIMIT 1 "
-            "FOR UPDATE SKIP LOCKED",
-            now,
-        )
-        if row is None:
-            return None
-        timer = _timer(tuple(row))
-        if timer.kind == "no_answer":
-            await self.execute("UPDATE timers SET fired = 1 WHERE id = ?", timer.id)
-        else:
-            await self.execute("DELETE FROM timers WHERE id = ?", timer.id)
-        return timer
+        is passed over (``SKIP LOCKED``), so no timer fires twice. One round trip (timers catching
+        up after a long clock move fire thousands of times). None when nothing is due."""
+        row = await self.fetchrow(_TAKE_DUE_TIMER, now)
+        return None if row is None else _timer(tuple(row))
 
     async def timers_of(self, session_id: int) -> list[Timer]:
         rows = await self.fetch(
