@@ -59,7 +59,13 @@ def line_with_welcome_bot(app: Caller, admin: Caller, handler: Handler, connecto
         )
     )
     line_id = int(admin("imopenlines.config.add", {"PARAMS": {"LINE_NAME": f"Line {connector}"}}))
-    settings = {"WELCOME_BOT_ENABLE": "Y", "WELCOME_BOT_ID": bot_id, "WELCOME_BOT_JOIN": "always"}
+    settings = {
+        "WELCOME_BOT_ENABLE": "Y",
+        "WELCOME_BOT_ID": bot_id,
+        "WELCOME_BOT_JOIN": "always",
+        "CLOSE_RULE": "text",
+        "CLOSE_TEXT": "Thank you, goodbye",
+    }
     admin("imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": settings})
     return bot_id, line_id
 
@@ -159,6 +165,11 @@ def test_replies_and_dialogue_events_reach_the_connector_app(
     # The operator closes the dialogue: OnImConnectorDialogFinish.
     assert operator("imopenlines.operator.finish", {"CHAT_ID": chat_id}) is True
     finish = of_connector(handler, "ONIMCONNECTORDIALOGFINISH", connector, 1)[0]
+    # The closing text is a system notice flagged IMPORTANT_CONNECTOR=Y: it reaches the channel,
+    # unsigned; the session's own notices before it (operator-only) do not.
+    closing = of_connector(handler, "ONIMCONNECTORMESSAGEADD", connector, 4)[3].fields
+    assert closing["data[MESSAGES][0][message][text]"] == "Thank you, goodbye"
+    assert closing["data[MESSAGES][0][message][user_id]"] == "0"
     assert finish.fields["data[DATA][0][session][ID]"] == str(session_id)
 
 

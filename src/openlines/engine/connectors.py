@@ -95,6 +95,12 @@ async def on_message_posted(services: Services, chat: Chat, session: Session, ro
         await message_changed(services, chat, message, MESSAGE_ADD)
 
 
+async def on_system_message(services: Services, chat: Chat, message: Message) -> None:
+    """``on_system_message`` hook: a notice flagged IMPORTANT_CONNECTOR=Y (welcome text, closing
+    notice) reaches the channel too."""
+    await message_changed(services, chat, message, MESSAGE_ADD)
+
+
 CHANGES = {"MESSAGE_UPDATE": MESSAGE_UPDATE, "MESSAGE_DELETE": MESSAGE_DELETE}
 
 
@@ -141,6 +147,7 @@ async def on_finished(services: Services, chat: Chat, session: Session) -> None:
 HOOKS: dict[str, Any] = {
     "on_message_posted": on_message_posted,
     "on_message_changed": on_message_changed,
+    "on_system_message": on_system_message,
     "on_session_opened": on_session_opened,
     "on_finished": on_finished,
 }

@@ -60,6 +60,9 @@ async def post(
             if author is None or author.id != author_id:
                 author = await store.get_user(author_id)
             await _after_message(services, chat, message, author, session)
+        else:
+            for hook in services.extras.get("on_system_message", []):  # connectors lane
+                await hook(services, chat, message)
     return message
 
 
