@@ -156,3 +156,21 @@ def test_server_shutdown_ends_open_streams(tmp_path_factory: pytest.TempPathFact
     assert code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once drained
     assert "graceful shutdown exceeded" not in proc.output()
     assert "Traceback" not in proc.output()
+
+
+def test_important_system_notices_are_streamed(server: ServerProcess, line: BotLine) -> None:
+    """A system notice runs no wake hook (author 0): the stream's own poll brings it."""
+    with server.client() as api:
+        first = say(api, line.line_id, "sse-gina", "hello").json()
+        token, chat_id = first["visitor_token"], first["chat_id"]
+        with SseReader(events_url(server, line.line_id, token=token)) as stream:
+            stream.wait_for(lambda ev: "Bot: hello" in [e.data["text"] for e in ev], "the bot's reply")
+            params = {
+                "CHAT_ID": chat_id,
+                "NAME": "DEFAULT",
+                "MESSAGE": "We are here 9-18",
+                "CLIENT_ID": line.client_id,
+            }
+            ok(api, "imopenlines.bot.session.message.send", params)
+            events = stream.wait_for(lambda ev: ev[-1].data["text"] == "We are here 9-18", "the notice")
+    assert events[-1].data["from"] == "system" and events[-1].data["system"] is True
