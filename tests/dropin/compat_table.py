@@ -145,6 +145,19 @@ NOTES: dict[str, tuple[str, str, str]] = {
     "openlines.routing.explain": (OWN, "why a session is where it is", "routing"),
     "openlines.operator.status.get": (OWN, "operator availability", "routing"),
     "openlines.operator.status.set": (OWN, "operator availability", "routing"),
+    # connectors lane
+    "imconnector.register": (SAME, "errors with HTTP 200 inside `result`; texts ours", "connectors"),
+    "imconnector.unregister": (SAME, "", "connectors"),
+    "imconnector.activate": (SAME, "", "connectors"),
+    "imconnector.status": (SAME, "`ERROR` always false", "connectors"),
+    "imconnector.list": (SAME, "`livechat` plus registered connectors", "connectors"),
+    "imconnector.connector.data.set": (SAME, "", "connectors"),
+    "imconnector.send.messages": (DIFF, "files become text lines; answer shape UNCONFIRMED", "connectors"),
+    "imconnector.update.messages": (SAME, "", "connectors"),
+    "imconnector.delete.messages": (SAME, "", "connectors"),
+    "imconnector.send.status.delivery": (DIFF, "checked, nothing stored", "connectors"),
+    "imconnector.send.status.reading": (DIFF, "checked, nothing stored", "connectors"),
+    "imconnector.chat.name.set": (DIFF, "needs `USER_ID`", "connectors"),
 }
 
 LANE_LINKS = {
@@ -155,6 +168,7 @@ LANE_LINKS = {
     "operators": "[operators](compat/operators.md)",
     "routing": "[routing](compat/routing.md)",
     "dropin": "[drop-in](compat/dropin.md)",
+    "connectors": "[connectors](compat/connectors.md)",
 }
 
 
