@@ -592,3 +592,32 @@ def test_nul_characters_never_fail_a_write(store: Harness) -> None:
         assert message.params == {"K": "\x00"}  # JSON escapes it on both
 
     store.run(go())
+
+
+def test_connectors(store: Harness) -> None:
+    from openlines.domain.connectors import Connector, ConnectorLine
+
+    s = store.store
+
+    async def go() -> None:
+        connector = Connector(
+            "mychannel", "app1", "My channel", {"COLOR": "#fff"}, {}, "http://h/", {"CHAT_GROUP": True}, 5.0
+        )
+        await s.save_connector(connector)
+        connector.name = "Renamed"
+        await s.save_connector(connector)
+        assert await s.get_connector("mychannel") == connector
+        assert await s.list_connectors() == [connector]
+        state = ConnectorLine("mychannel", 1, True, {"ID": "x"}, 6.0)
+        await s.save_connector_line(state)
+        state.active = False
+        await s.save_connector_line(state)
+        assert await s.get_connector_line("mychannel", 1) == state
+        assert await s.get_connector_line("mychannel", 2) is None
+        assert await s.connector_user("mychannel", "ext-1") == 0
+        await s.save_connector_user("mychannel", "ext-1", 42, 7.0)
+        assert await s.connector_user("mychannel", "ext-1") == 42
+        assert await s.delete_connector("mychannel") is True
+        assert await s.get_connector("mychannel") is None
+
+    store.run(go())
