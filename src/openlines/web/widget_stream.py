@@ -48,6 +48,7 @@ RECHECK = (0.05, 0.25)  # reads after a wake that found nothing yet (the poster 
 MAX_STREAMS = 5  # open streams per visitor and worker process
 RETRY_MS = 2000  # the reconnection delay suggested to EventSource
 BATCH = 200
+SETTLE = 5.0  # seconds after which no message with a lower id is expected to commit any more
 
 
 @dataclass
@@ -155,6 +156,7 @@ class EventStream(Response):
         ]
         self.services, self.hub, self.who = services, hub, who
         self.customer_id, self.chat_id, self.after = customer_id, chat_id, after
+        self.fresh: dict[int, float] = {}  # ids sent above self.after -> when first seen (loop time)
         self.hub.per_visitor[who] += 1  # counted from here, so concurrent opens cannot overshoot
         self.wakeup = asyncio.Event()
         self.hub.waiters.setdefault(chat_id, set()).add(self.wakeup)
@@ -228,20 +230,33 @@ class EventStream(Response):
             pending = list(RECHECK)
 
     async def _send_new(self, send: Any) -> bool:
-        """Send every visible message after ``self.after``; whether anything was sent."""
-        any_sent = False
+        """Send every visible message not sent yet; whether anything was sent.
+
+        Ids are handed out when a message is inserted, not when it commits: with several writers
+        (PostgreSQL) message 10 may become visible after message 11. So each read starts at
+        ``self.after``, the highest id below which everything has been seen for ``SETTLE`` seconds,
+        and skips the ids already sent since (``self.fresh``). A late commit within ``SETTLE``
+        seconds is still sent, a little out of order."""
+        now = asyncio.get_running_loop().time()
+        cursor, any_sent = self.after, False
         while True:
-            batch = await self.services.store.messages_of(self.chat_id, after_id=self.after, limit=BATCH)
-            if not batch:
-                return any_sent
-            frames = [
-                _frame(widget.message_item(self.services, m, self.customer_id))
-                for m in batch
-                if widget.visible_to_customer(m)
-            ]
-            self.after = batch[-1].id
+            batch = await self.services.store.messages_of(self.chat_id, after_id=cursor, limit=BATCH)
+            frames = []
+            for m in batch:
+                if m.id in self.fresh:
+                    continue
+                self.fresh[m.id] = now
+                if widget.visible_to_customer(m):
+                    frames.append(_frame(widget.message_item(self.services, m, self.customer_id)))
             if frames:
                 await send({"type": "http.response.body", "body": b"".join(frames), "more_body": True})
                 any_sent = True
             if len(batch) < BATCH:
-                return any_sent
+                break
+            cursor = batch[-1].id
+        for message_id in sorted(self.fresh):
+            if now - self.fresh[message_id] < SETTLE:
+                break
+            self.after = message_id
+            del self.fresh[message_id]
+        return any_sent
