@@ -27,10 +27,15 @@ from openlines.clock import FakeClock
 from openlines.config import Config
 from openlines.services import Services
 from openlines.store.base import StoreUnavailable
+from openlines.store.postgres.base import PgBase
 
 log = logging.getLogger("openlines.workers")
 
 CLOCK_KEY = "fake_clock_now"
+PUBLISH = (
+    "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
+    "WHERE meta.value::float8 < excluded.value::float8"
+)
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 ServeFn = Callable[[Config, bool, tuple[socket.socket, socket.socket | None]], Coroutine[Any, Any, None]]
 
@@ -73,6 +78,7 @@ def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
         return app
     fake: FakeClock = clock
     store = services.store
+    assert isinstance(store, PgBase)  # installed for PostgreSQL only
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -82,13 +88,13 @@ def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
             stored = await store.get_meta(CLOCK_KEY)
         except Exception:  # the store is down: the request answers 503 itself
             stored = None
-        if stored:
-            fake.set(float(stored))
+        if stored:  # forward only: a clock advance running in this worker may be ahead of the stored time
+            fake.set(max(fake.now(), float(stored)))
         before = fake.now()
         await app(scope, receive, send)
         if fake.now() != before:
-            try:
-                await store.set_meta(CLOCK_KEY, repr(fake.now()))
+            try:  # forward only too, so a slower request can never publish an older time
+                await store.execute(PUBLISH, CLOCK_KEY, repr(fake.now()))
             except StoreUnavailable:
                 log.warning("the fake clock moved but could not be shared: the database is unavailable")
 
@@ -109,7 +115,6 @@ def serve_workers(
     """Bind, prepare the database, fork ``workers`` processes and keep them running until SIGTERM/SIGINT."""
     from openlines import httpserver
     from openlines.portal import bootstrap
-    from openlines.store.base import StoreUnavailable
 
     server = cfg.server
     try:
