@@ -27,7 +27,6 @@ from openlines.clock import FakeClock
 from openlines.config import Config
 from openlines.services import Services
 from openlines.store.base import StoreUnavailable
-from openlines.store.postgres.base import PgBase
 
 log = logging.getLogger("openlines.workers")
 
@@ -78,6 +77,8 @@ def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
         return app
     fake: FakeClock = clock
     store = services.store
+    from openlines.store.postgres.base import PgBase  # asyncpg: an optional dependency
+
     assert isinstance(store, PgBase)  # installed for PostgreSQL only
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:

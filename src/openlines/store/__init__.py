@@ -12,7 +12,12 @@ async def open_store(address: str, synchronous: str = "normal") -> Store:
     if address.startswith(("postgresql://", "postgres://")):
         import os
 
-        from openlines.store.postgres import open_postgres
+        try:
+            from openlines.store.postgres import open_postgres
+        except ImportError as exc:  # asyncpg is the optional extra "postgres"
+            raise StoreUnavailable(
+                f"PostgreSQL needs asyncpg: pip install 'openlines[postgres]' ({exc})"
+            ) from exc
 
         return await open_postgres(address, int(os.environ.get("OPENLINES_PG_POOL_SIZE", "16") or 16))
     from openlines.store.sqlite import SqliteStore
