@@ -621,3 +621,33 @@ def test_connectors(store: Harness) -> None:
         assert await s.get_connector("mychannel") is None
 
     store.run(go())
+
+
+def test_a_capacity_check_waits_for_and_sees_a_concurrent_assignment(store: Harness) -> None:
+    """Two assignments to one operator at once (two workers): the second count runs after the first
+    transaction commits and includes its dialogue, so MAX_CHAT cannot be overrun."""
+    if store.dialect != "postgresql":
+        pytest.skip("one SQLite writer serialises whole transactions")
+    s = store.store
+
+    async def go() -> list[int]:
+        chat_id = await s.create_chat(Chat(0, entity_type="LINES"))
+        locked = asyncio.Event()
+        seen: list[int] = []
+
+        async def first() -> None:
+            async with s.atomic():
+                seen.append(await s.count_operator_load(2, 1, 40))
+                locked.set()
+                await asyncio.sleep(0.3)  # the other worker arrives meanwhile
+                await s.create_session(Session(0, chat_id, 1, 9, owner_type="user", operator_id=2, status=5))
+
+        async def second() -> None:
+            await locked.wait()
+            async with s.atomic():
+                seen.append(await s.count_operator_load(2, 1, 40))
+
+        await asyncio.gather(first(), second())
+        return seen
+
+    assert store.run(go()) == [0, 1]

@@ -34,6 +34,19 @@ Connection = asyncpg.Connection | PoolConnectionProxy
 
 #: A fixed key for ``pg_advisory_lock`` while migrating ("openline" in ASCII, as a 63-bit number).
 MIGRATION_LOCK = 0x6F70656E6C696E65 & 0x7FFFFFFFFFFFFFFF
+#: Lock the operator, then count their open dialogues, in one round trip: in a VOLATILE PL/pgSQL
+#: function each statement takes a new snapshot, so the count sees every assignment committed by
+#: the transaction that held the lock before (one SQL statement would count from its own start).
+OPERATOR_LOAD_FUNCTION = """
+CREATE OR REPLACE FUNCTION openlines_operator_load(lock_key BIGINT, operator BIGINT, line BIGINT, below BIGINT)
+RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    RETURN (SELECT COUNT(*) FROM sessions s WHERE s.closed = 0 AND s.operator_id = operator
+            AND s.line_id = line AND s.owner_type = 'user' AND s.status < below);
+END
+$fn$
+"""
 #: The sequence of generated user ids (see ``migrate``).
 USER_IDS = "openlines_user_ids"
 #: Advisory lock held while a server starts (migrations and the portal secret).
@@ -180,6 +193,7 @@ class PgBase:
                     # Generated user ids (customers, bots) come from a sequence: concurrent creations
                     # never wait on each other. Users also get explicit ids from the configuration, so
                     # the sequence starts above them (PgPlatform.create_user skips any it meets later).
+                    await con.execute(OPERATOR_LOAD_FUNCTION)
                     await con.execute(
                         f"CREATE SEQUENCE IF NOT EXISTS {USER_IDS}; "
                         f"SELECT setval('{USER_IDS}', GREATEST((SELECT COALESCE(MAX(id), 0) FROM users), "

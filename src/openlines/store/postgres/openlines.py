@@ -322,10 +322,14 @@ class PgOpenLines(PgBase):
         """Open sessions of an operator in a line whose status is under ``below_status`` (MAX_CHAT).
 
         Inside a transaction the operator is first locked (an advisory lock held to the end of the
-        transaction), so a concurrent assignment on another worker counts after this one commits."""
+        transaction; both in one round trip, see ``OPERATOR_LOAD_FUNCTION``), so a concurrent
+        assignment on another worker counts after this one commits."""
         if self.in_transaction:
-            await self.fetchval(
-                "SELECT pg_advisory_xact_lock(?)", (OPERATOR_LOCK << 48) | (operator_id & 0xFFFFFFFFFFFF)
+            key = (OPERATOR_LOCK << 48) | (operator_id & 0xFFFFFFFFFFFF)
+            return int(
+                await self.fetchval(
+                    "SELECT openlines_operator_load(?, ?, ?, ?)", key, operator_id, line_id, below_status
+                )
             )
         row = await self.fetchval(
             "SELECT COUNT(*) FROM sessions WHERE closed = 0 AND operator_id = ? AND line_id = ? "
