@@ -22,7 +22,7 @@ from openlines.domain.connectors import (
     ConnectorLine,
     normalise_id,
 )
-from openlines.domain.openlines import user_code
+from openlines.domain.openlines import Chat, Message, user_code
 from openlines.engine.dialogs import LineUnavailable, customer_message
 from openlines.methods import imconnector_params as params
 from openlines.methods.imconnector_params import IncomingMessage, registration_error
@@ -140,7 +140,9 @@ async def _send_one(call: Call, connector: Connector, line: int, incoming: Incom
     }
 
 
-async def _find_message(call: Call, connector: Connector, line: int, incoming: IncomingMessage) -> Any:
+async def _find_message(
+    call: Call, connector: Connector, line: int, incoming: IncomingMessage
+) -> tuple[Chat | None, Message | None]:
     """The chat and the customer's stored message an update/delete entry points at (or Nones)."""
     store = call.services.store
     customer = await _customer_id(call.services, connector.id, incoming)
@@ -252,8 +254,7 @@ def register(registry: Registry) -> None:
         store = call.services.store
         connector_id = params.connector_id(call)
         line = params.line_id(call)
-        if call.get("ACTIVE") is None or call.get("ACTIVE") == "":
-            params.required(call, "ACTIVE")
+        params.required(call, "ACTIVE")
         connector = await _registered(call, connector_id)
         if await store.get_line(line) is None:
             raise LineUnavailable()
