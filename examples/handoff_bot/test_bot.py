@@ -57,8 +57,10 @@ def test_hands_over_to_the_queue_when_asked_for_a_human(bot_line: OpenlinesServe
     customer.says("I want a human please")
     wait_for_text(customer, HANDING_OVER)
     bot_line.wait_until(lambda: bot_line.transfers(CHAT_ID=customer.chat_id))
-    (row,) = bot_line.transfers(CHAT_ID=customer.chat_id)
-    assert (row["FROM_TYPE"], row["TO_TYPE"], row["TO_ID"]) == ("bot", "queue", 1)
+    handover, *routed = bot_line.transfers(CHAT_ID=customer.chat_id)
+    assert (handover["FROM_TYPE"], handover["TO_TYPE"], handover["TO_ID"]) == ("bot", "queue", 1)
+    # the queue then offers the dialogue to one of line 1's operators (routing)
+    assert [(r["TO_TYPE"], r["TO_ID"] in (2, 3)) for r in routed] == [("user", True)]
 
 
 def test_retries_a_rate_limited_transfer(bot_line: OpenlinesServer) -> None:
