@@ -54,5 +54,6 @@ async def reset(address: str) -> None:
         ]
         if tables:
             await connection.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        await connection.execute("ALTER SEQUENCE IF EXISTS openlines_user_ids RESTART WITH 1")
     finally:
         await connection.close()
