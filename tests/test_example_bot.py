@@ -19,11 +19,7 @@ def test_the_handoff_bot_example_passes_its_tests() -> None:
         timeout=300,
         check=False,
         cwd=EXAMPLE,
-        # The example's hand-over test expects exactly one history row (bot -> queue 1); with routing
-        # on (the default since) routing's assignment row follows it. Until the example (another
-        # lane's) asserts that, its servers run with routing off, the option a bot developer uses to
-        # inspect a queue hand-over as it is.
-        env={**os.environ, "OPENLINES_ROUTING": "false"},
+        env={k: v for k, v in os.environ.items() if k != "OPENLINES_ROUTING"},  # the default: routing on
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "5 passed" in run.stdout
