@@ -337,7 +337,16 @@ def test_update_and_delete_rules(api: httpx.Client, bots_server: Any, dialog: di
     edited = next(m for m in history(api, dialog["chat"]) if m["id"] == mine)
     assert edited["text"] == "v2" and "KEYBOARD" not in edited["params"]
 
-    advance_clock(api, 3 * 24 * 3600 + 1)
+    # Dialogues other tests left waiting would be re-offered every QUEUE_TIME for three fake days;
+    # a long queue time keeps this jump to one re-check each (restored below for the next tests).
+    lines = {line["ID"]: line["QUEUE_TIME"] for line in ok(api, "imopenlines.config.list.get")}
+    for line_id in lines:
+        ok(api, "imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": {"QUEUE_TIME": 30 * 86400}})
+    try:
+        advance_clock(api, 3 * 24 * 3600 + 1)
+    finally:
+        for line_id, queue_time in lines.items():
+            ok(api, "imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": {"QUEUE_TIME": queue_time}})
     owner = ok(api, "openlines.session.get", {"CHAT_ID": dialog["chat"]})["OWNER"]
     assert owner == {"TYPE": "bot", "ID": dialog["bot"]}  # WELCOME_BOT_TIME 0: the bot still has it
     assert (
