@@ -108,6 +108,35 @@ def session_not_found() -> RestError:
     return RestError("SESSION_NOT_FOUND", "Session not found", 404)
 
 
+async def session_from_call(call: Call) -> Session:
+    """The session named by SESSION_ID, or by CHAT_ID (its open session, else its last one)."""
+    store = call.services.store
+    session_id = positive_id(call, "SESSION_ID")
+    chat_id = positive_id(call, "CHAT_ID")
+    if session_id is not None:
+        session = await store.get_session(session_id)
+    elif chat_id is not None:
+        session = await store.open_session_of_chat(chat_id) or await store.last_session_of_chat(chat_id)
+    else:
+        raise errors.argument_error("SESSION_ID", "SESSION_ID or CHAT_ID must be given")
+    if session is None:
+        raise session_not_found()
+    return session
+
+
+async def session_history(call: Call, session_id: int) -> list[Transfer]:
+    """Every transfer row of a session, however long its history."""
+    store = call.services.store
+    rows: list[Transfer] = []
+    offset = 0
+    while True:
+        page, _ = await store.list_transfers({"session_id": session_id}, offset, 500, False)
+        rows += page
+        if len(page) < 500:
+            return rows
+        offset += 500
+
+
 def register(registry: Registry) -> None:
     @registry.method(
         "openlines.transfer.list",
@@ -145,23 +174,6 @@ def register(registry: Registry) -> None:
         description="One session with its owner, status, line and transfer history.",
     )
     async def session_get(call: Call) -> dict[str, Any]:
-        store = call.services.store
-        session_id = positive_id(call, "SESSION_ID")
-        chat_id = positive_id(call, "CHAT_ID")
-        if session_id is not None:
-            session = await store.get_session(session_id)
-        elif chat_id is not None:
-            session = await store.open_session_of_chat(chat_id) or await store.last_session_of_chat(chat_id)
-        else:
-            raise errors.argument_error("SESSION_ID", "SESSION_ID or CHAT_ID must be given")
-        if session is None:
-            raise session_not_found()
-        rows: list[Transfer] = []
-        offset = 0
-        while True:  # a session's whole history, however long
-            page, _ = await store.list_transfers({"session_id": session.id}, offset, 500, False)
-            rows += page
-            if len(page) < 500:
-                break
-            offset += 500
+        session = await session_from_call(call)
+        rows = await session_history(call, session.id)
         return session_view(session, rows, call.services.clock)

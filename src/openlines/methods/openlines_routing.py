@@ -9,7 +9,7 @@ from typing import Any
 from openlines.domain.openlines import Session, Status
 from openlines.domain.routing import PresenceState, is_waiting_for_answer
 from openlines.engine import availability
-from openlines.methods.openlines_audit import positive_id, session_not_found, transfer_row
+from openlines.methods.openlines_audit import positive_id, session_from_call, session_history, transfer_row
 from openlines.methods.registry import Call, Param, Registry
 from openlines.protocol import errors
 from openlines.protocol.errors import RestError
@@ -51,17 +51,8 @@ async def explain(call: Call) -> dict[str, Any]:
     services = call.services
     store = services.store
     clock = services.clock
-    session_id = positive_id(call, "SESSION_ID")
-    chat_id = positive_id(call, "CHAT_ID")
-    if session_id is not None:
-        session = await store.get_session(session_id)
-    elif chat_id is not None:
-        session = await store.open_session_of_chat(chat_id) or await store.last_session_of_chat(chat_id)
-    else:
-        raise errors.argument_error("SESSION_ID", "SESSION_ID or CHAT_ID must be given")
-    if session is None:
-        raise session_not_found()
-    transfers, _ = await store.list_transfers({"session_id": session.id}, 0, 500, False)
+    session = await session_from_call(call)
+    transfers = await session_history(call, session.id)
     steps = [
         {
             "ID": d["id"],
