@@ -56,19 +56,6 @@ def _mapper(names: tuple[str, ...]) -> _Mapper:
     return _Mapper(names)
 
 
-def _to_db(name: str, value: Any) -> Any:
-    """One value as stored (the PostgreSQL store shares this mapping)."""
-    if name in _JSON_FIELDS:
-        return json.dumps(value, separators=(",", ":"))
-    if name in _BOOL_FIELDS:
-        return int(bool(value))
-    return value
-
-
-def _from_row(record: type[T], names: list[str], row: tuple[Any, ...]) -> T:
-    return _mapper(tuple(names)).load(record, row)
-
-
 @functools.lru_cache(maxsize=512)
 def _sql(kind: str, table: str, names: tuple[str, ...], tail: str = "") -> str:
     """Statement texts, built once per shape (the column lists are long)."""

@@ -24,8 +24,8 @@ from openlines.store.sqlite_openlines import (
     _MESSAGE_COLS,
     _SESSION_COLS,
     _TRANSFER_COLS,
-    _from_row,
-    _to_db,
+    _mapper,
+    _sql,
 )
 
 T = TypeVar("T")
@@ -41,8 +41,8 @@ class PgOpenLines(PgBase):
     # --- generic helpers ------------------------------------------------------------------------
 
     async def _insert(self, table: str, names: list[str], record: Any, with_id: bool = False) -> int:
-        cols = names if with_id else [n for n in names if n != "id"]
-        values = [_to_db(n, getattr(record, n)) for n in cols]
+        cols = tuple(names if with_id else [n for n in names if n != "id"])
+        values = _mapper(cols).dump(record)
         conflict = " ON CONFLICT (id) DO NOTHING" if with_id else ""
         new_id = await self.fetchval(
             f"INSERT INTO {table}({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}){conflict} RETURNING id",
@@ -59,19 +59,19 @@ class PgOpenLines(PgBase):
         return int(new_id)
 
     async def _update(self, table: str, names: list[str], record: Any) -> None:
-        cols = [n for n in names if n != "id"]
-        values = [_to_db(n, getattr(record, n)) for n in cols]
-        await self.execute(
-            f"UPDATE {table} SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?", *values, record.id
-        )
+        cols = tuple(n for n in names if n != "id")
+        await self.execute(_sql("update", table, cols), *_mapper(cols).dump(record), record.id)
 
     async def _one(self, record: type[T], table: str, names: list[str], where: str, *args: Any) -> T | None:
-        row = await self.fetchrow(f"SELECT {', '.join(names)} FROM {table} WHERE {where} LIMIT 1", *args)
-        return None if row is None else _from_row(record, names, tuple(row))
+        cols = tuple(names)
+        row = await self.fetchrow(_sql("select", table, cols, f"WHERE {where} LIMIT 1"), *args)
+        return None if row is None else _mapper(cols).load(record, tuple(row))
 
     async def _many(self, record: type[T], table: str, names: list[str], tail: str, *args: Any) -> list[T]:
-        rows = await self.fetch(f"SELECT {', '.join(names)} FROM {table} {tail}", *args)
-        return [_from_row(record, names, tuple(r)) for r in rows]
+        cols = tuple(names)
+        mapper = _mapper(cols)
+        rows = await self.fetch(_sql("select", table, cols, tail), *args)
+        return [mapper.load(record, tuple(r)) for r in rows]
 
     # --- lines and queues -------------------------------------------------------------------------
 
@@ -114,7 +114,7 @@ class PgOpenLines(PgBase):
         if row is None:
             return None
         values = tuple(row)
-        line = _from_row(Line, _LINE_COLS, values[:-1])
+        line = _mapper(tuple(_LINE_COLS)).load(Line, values[:-1])
         line.queue = list(values[-1])
         return line
 
@@ -194,7 +194,7 @@ class PgOpenLines(PgBase):
             f"SELECT {', '.join(_CHAT_COLS)} FROM chats WHERE id = ? FOR UPDATE SKIP LOCKED", chat_id
         )
         if row is not None:
-            return _from_row(Chat, _CHAT_COLS, tuple(row))
+            return _mapper(tuple(_CHAT_COLS)).load(Chat, tuple(row))
         if await self.fetchval("SELECT 1 FROM chats WHERE id = ?", chat_id):
             raise LockConflict(f"chat {chat_id} is being changed by another request")
         return None
@@ -251,8 +251,8 @@ class PgOpenLines(PgBase):
     # --- messages -----------------------------------------------------------------------------------
 
     async def add_message(self, message: Message) -> int:
-        cols = [n for n in _MESSAGE_COLS if n != "id"]
-        values = [_to_db(n, getattr(message, n)) for n in cols]
+        cols = tuple(n for n in _MESSAGE_COLS if n != "id")
+        values = _mapper(cols).dump(message)
         # one round trip: the message and the chat's last message id
         message.id = int(
             await self.fetchval(
