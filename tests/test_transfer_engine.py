@@ -25,7 +25,7 @@ from openlines.domain import transfer_rules as rules
 from openlines.domain.delivery import Binding
 from openlines.domain.openlines import Bot, Chat, Session, Status, Transfer, user_code
 from openlines.domain.users import User
-from openlines.engine import sessions
+from openlines.engine import app_events, sessions
 from openlines.engine import transfer as engine
 from openlines.portal import bootstrap
 from openlines.protocol.errors import RestError
@@ -309,6 +309,7 @@ def test_end_bot_session(portal: Portal) -> None:
 
 
 def test_answer_and_finish(portal: Portal) -> None:
+    portal.bind(app_events.SESSION_FINISH)
     chat, session = portal.dialog(line_id=2)
     assert session.owner_type == "queue"
     assert portal.run(lambda: engine.answer(portal.services, chat.id, 4))
@@ -323,7 +324,7 @@ def test_answer_and_finish(portal: Portal) -> None:
     closed = portal.session(chat.id)
     assert closed.closed and closed.status == Status.CLOSE and closed.operator_id == 4
     assert portal.texts(chat.id)[-1] == "[USER=4][/USER] has closed session"
-    (finish_event,) = portal.events(engine.FINISH_EVENT)
+    (finish_event,) = portal.events(app_events.SESSION_FINISH)
     assert finish_event["data"]["DATA"][0]["session"] == {
         "id": str(session.id),
         "closed": "Y",

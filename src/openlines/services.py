@@ -45,5 +45,14 @@ class Services:
     shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
+def add_hooks(services: Services, hooks: dict[str, Any]) -> None:
+    """Register engine hooks (``services.extras[name]`` lists, run by the code that names them);
+    registering the same function twice keeps one."""
+    for name, hook in hooks.items():
+        found: list[Any] = services.extras.setdefault(name, [])
+        if hook not in found:
+            found.append(hook)
+
+
 def member_id_for(secret: bytes) -> str:
     return hashlib.sha256(b"member:" + secret).hexdigest()[:32]

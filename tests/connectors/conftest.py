@@ -17,6 +17,9 @@ from tests.store.pg import fresh_database
 APP_ID = "local.connector.app"
 APP_SECRET = "connector-secret"
 APP_TOKEN = "connector-application-token"
+OTHER_APP_ID = "local.other.app"  # bound to the same events; owns no connector
+OTHER_APP_SECRET = "other-secret"
+OTHER_APP_TOKEN = "other-application-token"
 OPERATOR_HOOK = "/rest/2/k_operator_hook/"
 CONFIG = f"""
 [delivery]
@@ -28,6 +31,13 @@ client_secret = "{APP_SECRET}"
 scopes = ["imconnector", "imopenlines", "imbot", "im"]
 install_user = 1
 application_token = "{APP_TOKEN}"
+
+[[apps]]
+client_id = "{OTHER_APP_ID}"
+client_secret = "{OTHER_APP_SECRET}"
+scopes = ["imopenlines", "imbot", "im"]
+install_user = 1
+application_token = "{OTHER_APP_TOKEN}"
 
 [[webhooks]]
 user = 2
@@ -78,6 +88,18 @@ def app_token(portal: ServerProcess) -> str:
 def app(portal: ServerProcess, app_token: str) -> Caller:
     """The connector app (OAuth token); ``raw=True`` gives the HTTP answer."""
     return _caller(portal, "/rest/", {"auth": app_token})
+
+
+@pytest.fixture(scope="session")
+def other_app_token(portal: ServerProcess) -> str:
+    with portal.client() as client:
+        return str(oauth_tokens(client, OTHER_APP_ID, OTHER_APP_SECRET)["access_token"])
+
+
+@pytest.fixture()
+def other_app(portal: ServerProcess, other_app_token: str) -> Caller:
+    """Another OAuth app of the portal: it registered no connector."""
+    return _caller(portal, "/rest/", {"auth": other_app_token})
 
 
 @pytest.fixture()

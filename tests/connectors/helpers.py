@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from tests.connectors.conftest import Caller
+from tests.delivery.handler import Handler
+
 ICON = {"DATA_IMAGE": "data:image/svg+xml;charset=US-ASCII,%3Csvg%3E%3C/svg%3E", "COLOR": "#1900ff"}
 _serial = itertools.count(1)
 
@@ -30,3 +33,28 @@ def message(user: str, chat: str, text: str, mid: str = "", **user_fields: Any) 
         "message": {"id": mid or f"m-{text}", "date": "1700000000", "text": text},
         "chat": {"id": chat, "name": f"External {chat}"},
     }
+
+
+def line_with_welcome_bot(app: Caller, admin: Caller, handler: Handler, connector: str) -> tuple[int, int]:
+    bot_id = int(
+        app(
+            "imbot.register",
+            {
+                "CODE": f"bot_{connector}",
+                "TYPE": "O",
+                "OPENLINE": "Y",
+                "EVENT_HANDLER": handler.url(f"/bot/{connector}.php"),
+                "PROPERTIES": {"NAME": "Helper", "LAST_NAME": ""},
+            },
+        )
+    )
+    line_id = int(admin("imopenlines.config.add", {"PARAMS": {"LINE_NAME": f"Line {connector}"}}))
+    settings = {
+        "WELCOME_BOT_ENABLE": "Y",
+        "WELCOME_BOT_ID": bot_id,
+        "WELCOME_BOT_JOIN": "always",
+        "CLOSE_RULE": "text",
+        "CLOSE_TEXT": "Thank you, goodbye",
+    }
+    admin("imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": settings})
+    return bot_id, line_id

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.connectors.conftest import APP_TOKEN, Caller
-from tests.connectors.helpers import fresh_id, message, registration
+from tests.connectors.helpers import fresh_id, line_with_welcome_bot, message, registration
 from tests.delivery.handler import Handler, Received
 
 CONNECTOR_EVENTS = (
@@ -43,31 +43,6 @@ def bound(app: Caller, handler: Handler) -> Iterator[str]:
     yield url
     for event in CONNECTOR_EVENTS:
         app("event.unbind", {"event": event, "handler": url})
-
-
-def line_with_welcome_bot(app: Caller, admin: Caller, handler: Handler, connector: str) -> tuple[int, int]:
-    bot_id = int(
-        app(
-            "imbot.register",
-            {
-                "CODE": f"bot_{connector}",
-                "TYPE": "O",
-                "OPENLINE": "Y",
-                "EVENT_HANDLER": handler.url(f"/bot/{connector}.php"),
-                "PROPERTIES": {"NAME": "Helper", "LAST_NAME": ""},
-            },
-        )
-    )
-    line_id = int(admin("imopenlines.config.add", {"PARAMS": {"LINE_NAME": f"Line {connector}"}}))
-    settings = {
-        "WELCOME_BOT_ENABLE": "Y",
-        "WELCOME_BOT_ID": bot_id,
-        "WELCOME_BOT_JOIN": "always",
-        "CLOSE_RULE": "text",
-        "CLOSE_TEXT": "Thank you, goodbye",
-    }
-    admin("imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": settings})
-    return bot_id, line_id
 
 
 def test_replies_and_dialogue_events_reach_the_connector_app(

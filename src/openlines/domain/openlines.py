@@ -197,8 +197,9 @@ class OutboxEvent:
 
     event: str
     payload: dict[str, Any]
-    target: str = ""
+    target: str = ""  # the handler URL, or '' for the apps bound to the event
     chat_id: int = 0
+    app_id: str = ""  # with target '': only this app's bindings (its connector's chats, its install)
 
 
 def user_code(connector: str, line_id: int, external_chat_id: str, customer_id: int) -> str:

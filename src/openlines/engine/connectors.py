@@ -2,10 +2,10 @@
 (OnImConnectorMessageAdd / Update / Delete) and the start and end of their dialogues
 (OnImConnectorDialogStart / Finish).
 
-Each event is an outbox row written in the transaction of its cause, as a broadcast (target '')
-that the delivery worker hands to every app bound to the event with ``event.bind``. Nothing is
-written when no app is bound. The functions here are hooks (see :func:`install_hooks`), so the
-message and session code stays unaware of connectors.
+Each event is an outbox row written in the transaction of its cause, aimed at the app that registered
+the connector: the delivery worker hands it to that app's ``event.bind`` handlers only, never to
+another app's. Nothing is written when the app has not bound the event. The functions here are hooks
+(see :func:`install_hooks`), so the message and session code stays unaware of connectors.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from openlines.domain.connectors import LIVECHAT, Connector, reply_text
-from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session
-from openlines.engine.events import portal_auth
-from openlines.services import Services
+from openlines.domain.openlines import Bot, Chat, Line, Message, Session
+from openlines.engine.events import emit_to_apps
+from openlines.services import Services, add_hooks
 
 MESSAGE_ADD = "ONIMCONNECTORMESSAGEADD"
 MESSAGE_UPDATE = "ONIMCONNECTORMESSAGEUPDATE"
@@ -40,17 +40,6 @@ async def custom_connector(services: Services, chat: Chat) -> Connector | None:
     if not chat.is_lines or not chat.connector or chat.connector == LIVECHAT:
         return None
     return await services.store.get_connector(chat.connector)
-
-
-def event(services: Services, name: str, chat: Chat, data: dict[str, Any]) -> OutboxEvent:
-    payload = {"event": name, "data": data, "auth": portal_auth(services)}
-    return OutboxEvent(event=name, payload=payload, target="", chat_id=chat.id)
-
-
-async def _emit(services: Services, name: str, chat: Chat, data: dict[str, Any]) -> None:
-    store = services.store
-    if await store.event_is_bound(name):
-        await store.add_event(event(services, name, chat, data), services.clock.now())
 
 
 async def message_block(
@@ -81,7 +70,7 @@ async def message_changed(services: Services, chat: Chat, message: Message, name
     if connector is None or message.author_id == chat.customer_id or not reaches_customer(message):
         return
     block = await message_block(services, connector, chat, message)
-    await _emit(services, name, chat, _envelope(connector, chat, "MESSAGES", [block]))
+    await emit_to_apps(services, name, chat.id, _envelope(connector, chat, "MESSAGES", [block]), connector.app_id)
 
 
 async def on_message_posted(services: Services, chat: Chat, session: Session, role: str) -> None:
@@ -129,7 +118,7 @@ async def _dialog(services: Services, chat: Chat, session: Session, name: str) -
     connector = await custom_connector(services, chat)
     if connector is not None:
         entry = _dialog_entry(connector, chat, session)
-        await _emit(services, name, chat, _envelope(connector, chat, "DATA", [entry]))
+        await emit_to_apps(services, name, chat.id, _envelope(connector, chat, "DATA", [entry]), connector.app_id)
 
 
 async def on_session_opened(
@@ -155,7 +144,4 @@ HOOKS: dict[str, Any] = {
 
 async def install_hooks(services: Services) -> None:
     """Register the connector hooks on the services (idempotent; a catalog config applier)."""
-    for name, hook in HOOKS.items():
-        hooks: list[Any] = services.extras.setdefault(name, [])
-        if hook not in hooks:
-            hooks.append(hook)
+    add_hooks(services, HOOKS)

@@ -14,7 +14,7 @@ from openlines.engine.auto_messages import send_auto_message
 from openlines.engine.messages import post
 from openlines.engine.sessions import open_session
 from openlines.protocol.errors import RestError
-from openlines.services import Services
+from openlines.services import Services, add_hooks
 
 ON_SESSION_OPENED = "on_session_opened"
 DEFAULT_CUSTOMER_NAME = "Guest"
@@ -139,6 +139,4 @@ async def welcome_bot_joined(
 
 async def install_hooks(services: Services) -> None:
     """Register this module's hooks on the services (idempotent; run at start by the catalog)."""
-    hooks: list[Any] = services.extras.setdefault(ON_SESSION_OPENED, [])
-    if welcome_bot_joined not in hooks:
-        hooks.append(welcome_bot_joined)
+    add_hooks(services, {ON_SESSION_OPENED: welcome_bot_joined})

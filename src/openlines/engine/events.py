@@ -55,6 +55,25 @@ def portal_auth(services: Services, bot: Bot | None = None) -> dict[str, str]:
     return auth
 
 
+async def add_app_event(
+    services: Services, name: str, chat_id: int, data: dict[str, Any], app_id: str = ""
+) -> None:
+    """An app event (``event.bind``) in the caller's transaction: a broadcast row the delivery worker
+    copies to every app bound to ``name``, or only to ``app_id``'s bindings when given."""
+    payload = {"event": name, "data": data, "auth": portal_auth(services)}
+    await services.store.add_event(OutboxEvent(name, payload, "", chat_id, app_id), services.clock.now())
+
+
+async def emit_to_apps(
+    services: Services, name: str, chat_id: int, data: dict[str, Any], app_id: str = ""
+) -> bool:
+    """:func:`add_app_event` unless no binding would receive it. True when a row was written."""
+    if not await services.store.event_is_bound(name, app_id):
+        return False
+    await add_app_event(services, name, chat_id, data, app_id)
+    return True
+
+
 def bot_block(services: Services, bot: Bot) -> dict[str, Any]:
     """``data[BOT][<id>]``: who the event is for. Tokens are added by the delivery worker."""
     auth = {**portal_auth(services, bot), "user_id": str(bot.id)}

@@ -18,7 +18,7 @@ from openlines.domain import routing as rules
 from openlines.domain import texts
 from openlines.domain.openlines import Bot, Chat, Line, Session, Status
 from openlines.engine import transfer as ownership
-from openlines.services import Services
+from openlines.services import Services, add_hooks
 from openlines.store.base import LockConflict
 
 BATCH = 20  # waiting sessions re-tried per line when an operator becomes free
@@ -347,8 +347,5 @@ async def install(services: Services) -> None:
 
     if not getattr(services.config.server, "routing", False):
         return
-    for name, hook in HOOKS.items():
-        hooks: list[Any] = services.extras.setdefault(name, [])
-        if hook not in hooks:
-            hooks.append(hook)
+    add_hooks(services, HOOKS)
     timers.install(services)

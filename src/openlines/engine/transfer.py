@@ -18,7 +18,6 @@ from openlines.services import Services
 from openlines.store.base import LockConflict
 
 TRANSFER_EVENT = "ONOPENLINESSESSIONTRANSFER"  # bind name OnOpenLinesSessionTransfer (openlines only)
-FINISH_EVENT = "ONSESSIONFINISH"
 ON_QUEUED = "on_queued"  # services.extras hooks: async (services, chat, session) after a queue hand-over
 ON_OWNER_CHANGED = "on_owner_changed"  # hooks: async (services, chat, session) after any owner change
 ON_FINISHED = "on_finished"  # hooks: async (services, chat, session) after a session closed
@@ -269,7 +268,8 @@ async def finish(
     services: Services, chat_id: int, actor_id: int, *, spam: bool = False, restart: bool = False
 ) -> bool:
     """Close the chat's open session: CLOSE (60), or SPAM (65) with ``spam``; post the closing
-    notice, the line's closing text for the customer (CLOSE_RULE=text) and an OnSessionFinish event."""
+    notice and the line's closing text for the customer (CLOSE_RULE=text); the ``on_finished`` hooks
+    add what others make of it (OnSessionFinish, connector and routing effects)."""
     store = services.store
     now = services.clock.now()
     async with store.atomic():
@@ -280,32 +280,9 @@ async def finish(
         line = await store.get_line(session.line_id)
         change = rules.plan_finish(session, line, actor_id=actor_id, spam=spam, now=now, restart=restart)
         await _write(services, chat, change, now)
-        await store.add_event(_finish_event(services, chat, change.session), now)
         await _run_queued_hooks(services, chat, change.session, ON_FINISHED)
         await _notify(services, chat, change.notices)
         closing = rules.close_text(line, spam)
         if closing:
             await _notify(services, chat, [closing], IMPORTANT_CONNECTOR="Y")
         return True
-
-
-def _finish_event(services: Services, chat: Chat, session: Session) -> OutboxEvent:
-    """OnSessionFinish in the documented shape (spec 8.1)."""
-    item = {
-        "connector": {
-            "connector_id": chat.connector,
-            "line_id": str(session.line_id),
-            "chat_id": chat.external_chat_id,
-            "user_id": str(session.customer_id),
-        },
-        "session": {
-            "id": str(session.id),
-            "closed": "Y",
-            "parent_id": str(session.parent_id),
-            "close_term": "0",
-        },
-        "chat": {"id": str(chat.id)},
-        "user": {"id": str(session.customer_id)},
-    }
-    payload = {"event": FINISH_EVENT, "data": {"DATA": [item]}, "auth": _portal_auth(services)}
-    return OutboxEvent(FINISH_EVENT, payload, "", chat.id)

@@ -55,9 +55,10 @@ def build() -> Registry:
 
 
 def config_appliers() -> list[ConfigApplier]:
+    from openlines.engine.app_events import install_hooks as install_app_events  # delivery lane
     from openlines.engine.connectors import install_hooks as install_connectors  # connectors lane
     from openlines.engine.dialogs import install_hooks  # bots & customers lane
     from openlines.engine.lines import apply_config_lines
     from openlines.engine.routing import install as install_routing  # routing lane
 
-    return [apply_config_lines, install_hooks, install_routing, install_connectors]
+    return [apply_config_lines, install_hooks, install_routing, install_connectors, install_app_events]

@@ -186,6 +186,9 @@ async def _change_one(
             message.text = incoming.text_or_files()
             message.date_modify = call.services.clock.now()
             await store.save_message(message)
+        kind = "MESSAGE_DELETE" if delete else "MESSAGE_UPDATE"
+        for hook in call.services.extras.get("on_message_changed", []):  # apps hear the customer's edit
+            await hook(call.services, chat, message, kind)
     return _outcome(incoming, chat.id, True, "")
 
 

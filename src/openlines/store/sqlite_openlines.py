@@ -75,6 +75,19 @@ _TRANSFER_COLS = _columns(Transfer)
 _DELIVERY_COLS = _columns(Delivery)
 _TARGET_AT = _DELIVERY_COLS.index("target")
 
+# The online and offline handlers a broadcast row is copied to: every app bound to the event, or only
+# the row's own app when it names one (parameters: event, app_id, app_id).
+BINDINGS_OF_EVENT = (
+    "SELECT b.id, b.app_id, b.handler, b.offline, COALESCE(a.application_token, '') "
+    "FROM event_bindings b LEFT JOIN apps a ON a.client_id = b.app_id "
+    "WHERE b.event = ? AND b.kind = 'app' AND COALESCE(a.active, 1) = 1 AND (? = '' OR b.app_id = ?) "
+    "ORDER BY b.id"
+)
+# Whether a broadcast would reach anybody (same parameters).
+EVENT_IS_BOUND = (
+    "SELECT 1 FROM event_bindings WHERE event = ? AND kind = 'app' AND (? = '' OR app_id = ?) LIMIT 1"
+)
+
 
 class SqliteOpenLines(SqliteBase):
     on_event_added: Callable[[], None] | None = None  # delivery (issue 7): wakes the delivery worker
@@ -365,7 +378,7 @@ class SqliteOpenLines(SqliteBase):
 
     async def add_event(self, event: OutboxEvent, now: float) -> int:
         cursor = self.db.execute(
-            "INSERT INTO outbox(event, target, chat_id, payload, created, due) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO outbox(event, target, chat_id, payload, created, due, app_id) VALUES (?,?,?,?,?,?,?)",
             (
                 event.event,
                 event.target,
@@ -373,6 +386,7 @@ class SqliteOpenLines(SqliteBase):
                 json.dumps(event.payload, separators=(",", ":")),
                 now,
                 now,
+                event.app_id,
             ),
         )
         if self.on_event_added is not None:
@@ -558,7 +572,8 @@ class SqliteOpenLines(SqliteBase):
         return cursor.rowcount > 0
 
     async def expand_broadcasts(self, now: float, limit: int = 100) -> int:
-        """Copy each pending broadcast row (target '') to every handler bound to its event.
+        """Copy each pending broadcast row (target '') to every handler bound to its event (only the
+        handlers of the row's app when it names one).
 
         Online bindings get an outbox row of their own (with the app's application_token and the
         binding id); offline bindings get an ``offline_events`` row. The broadcast row becomes
@@ -566,20 +581,15 @@ class SqliteOpenLines(SqliteBase):
         """
         rows = self.db.execute(
             # Seek the few broadcast rows in the partial index instead of walking every pending row.
-            "SELECT id, event, chat_id, payload, created FROM outbox INDEXED BY outbox_pending_order "
+            "SELECT id, event, chat_id, payload, created, app_id FROM outbox INDEXED BY outbox_pending_order "
             "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ?",
             (limit,),
         ).fetchall()
         if not rows:
             return 0
         async with self.atomic():  # no await since the SELECT: the rows are still pending
-            for row_id, event, chat_id, payload, created in rows:
-                bindings = self.db.execute(
-                    "SELECT b.id, b.app_id, b.handler, b.offline, COALESCE(a.application_token, '') "
-                    "FROM event_bindings b LEFT JOIN apps a ON a.client_id = b.app_id "
-                    "WHERE b.event = ? AND b.kind = 'app' AND COALESCE(a.active, 1) = 1 ORDER BY b.id",
-                    (event.upper(),),
-                ).fetchall()
+            for row_id, event, chat_id, payload, created, only_app in rows:
+                bindings = self.db.execute(BINDINGS_OF_EVENT, (event.upper(), only_app, only_app)).fetchall()
                 for binding_id, app_id, handler, offline, token in bindings:
                     if offline:
                         data = split_payload(json.loads(payload))[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openlines.store.sqlite_base import SqliteBase
+from openlines.store.sqlite_openlines import EVENT_IS_BOUND
 
 
 class SqliteTransfers(SqliteBase):
@@ -15,9 +16,8 @@ class SqliteTransfers(SqliteBase):
         )
         return {int(r[0]): str(r[1]) for r in rows}
 
-    async def event_is_bound(self, event: str) -> bool:
-        """Whether any app has bound ``event`` (event.bind): a broadcast nobody receives is not written."""
-        row = self.db.execute(
-            "SELECT 1 FROM event_bindings WHERE event = ? AND kind = 'app' LIMIT 1", (event.upper(),)
-        ).fetchone()
+    async def event_is_bound(self, event: str, app_id: str = "") -> bool:
+        """Whether any app (or ``app_id``) has bound ``event`` (event.bind): a broadcast nobody
+        receives is not written."""
+        row = self.db.execute(EVENT_IS_BOUND, (event.upper(), app_id, app_id)).fetchone()
         return row is not None

@@ -24,6 +24,7 @@ from openlines.store.sqlite_openlines import (
     _MESSAGE_COLS,
     _SESSION_COLS,
     _TRANSFER_COLS,
+    BINDINGS_OF_EVENT,
     _mapper,
     _sql,
 )
@@ -385,13 +386,15 @@ class PgOpenLines(PgBase):
 
     async def add_event(self, event: OutboxEvent, now: float) -> int:
         new_id = await self.fetchval(
-            "INSERT INTO outbox(event, target, chat_id, payload, created, due) VALUES (?,?,?,?,?,?) RETURNING id",
+            "INSERT INTO outbox(event, target, chat_id, payload, created, due, app_id) "
+            "VALUES (?,?,?,?,?,?,?) RETURNING id",
             event.event,
             event.target,
             event.chat_id,
             json.dumps(event.payload, separators=(",", ":")),
             now,
             now,
+            event.app_id,
         )
         if self.on_event_added is not None:
             self.on_event_added()
@@ -592,17 +595,12 @@ class PgOpenLines(PgBase):
             if not await self.fetchval("SELECT pg_try_advisory_xact_lock(?)", EXPAND_LOCK):
                 return 0
             rows = await self.fetch(
-                "SELECT id, event, chat_id, payload, created FROM outbox "
+                "SELECT id, event, chat_id, payload, created, app_id FROM outbox "
                 "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
                 limit,
             )
-            for row_id, event, chat_id, payload, created in rows:
-                bindings = await self.fetch(
-                    "SELECT b.id, b.app_id, b.handler, b.offline, COALESCE(a.application_token, '') "
-                    "FROM event_bindings b LEFT JOIN apps a ON a.client_id = b.app_id "
-                    "WHERE b.event = ? AND b.kind = 'app' AND COALESCE(a.active, 1) = 1 ORDER BY b.id",
-                    event.upper(),
-                )
+            for row_id, event, chat_id, payload, created, only_app in rows:
+                bindings = await self.fetch(BINDINGS_OF_EVENT, event.upper(), only_app, only_app)
                 for binding_id, app_id, handler, offline, token in bindings:
                     if offline:
                         data = split_payload(json.loads(payload))[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from openlines.store.postgres.base import PgBase
+from openlines.store.sqlite_openlines import EVENT_IS_BOUND
 
 
 class PgTransfers(PgBase):
@@ -15,9 +16,7 @@ class PgTransfers(PgBase):
         )
         return {int(r[0]): str(r[1]) for r in rows}
 
-    async def event_is_bound(self, event: str) -> bool:
-        """Whether any app has bound ``event`` (event.bind): a broadcast nobody receives is not written."""
-        found = await self.fetchval(
-            "SELECT 1 FROM event_bindings WHERE event = ? AND kind = 'app' LIMIT 1", event.upper()
-        )
+    async def event_is_bound(self, event: str, app_id: str = "") -> bool:
+        """Whether any app (or ``app_id``) has bound ``event`` (see the SQLite store)."""
+        found = await self.fetchval(EVENT_IS_BOUND, event.upper(), app_id, app_id)
         return found is not None
