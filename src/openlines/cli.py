@@ -382,36 +382,32 @@ def app_create(
     redirect_uri: Annotated[
         str, typer.Option("--redirect-uri", help="Where /oauth/authorize/ sends the code.")
     ] = "",
+    install_handler: Annotated[
+        str, typer.Option("--install-handler", help="A URL that gets ONAPPINSTALL (with tokens) now.")
+    ] = "",
     config: ConfigOption = None,
     db: DbOption = None,
 ) -> None:
     """Register an OAuth application and print its credentials."""
     cfg = load_config(config, db=db)
     scopes = _scopes(scope)
+    _check_handler(install_handler)
     cid = client_id or f"local.{pysecrets.token_hex(7)}"
     secret = client_secret or pysecrets.token_urlsafe(24)
 
     async def go() -> dict[str, Any]:
         from openlines.auth import secrets
         from openlines.domain.credentials import App
-        from openlines.portal import application_token_for
+        from openlines.portal import add_app, application_token_for
 
         services = await open_services(cfg)
         try:
             if await services.store.get_user(user) is None:
                 fail(f"user {user} does not exist (declare it in [[users]])", 2)
             token = application_token_for(services.secret, cid)
-            await services.store.upsert_app(
-                App(
-                    0,
-                    cid,
-                    secrets.digest(services.secret, secret),
-                    frozenset(scopes),
-                    user,
-                    token,
-                    redirect_uri,
-                )
-            )
+            made = App(0, cid, secrets.digest(services.secret, secret), frozenset(scopes), user, token, redirect_uri)
+            async with services.store.atomic():
+                await add_app(services, made, install_handler)
             return {
                 "client_id": cid,
                 "client_secret": secret,
@@ -424,6 +420,46 @@ def app_create(
 
     for key, value in with_store_errors(go()).items():
         console.print(f"{key}: {value}")
+
+
+@apps_app.command("install")
+def app_install(
+    client_id: Annotated[str, typer.Argument(help="The application.")],
+    handler: Annotated[
+        str, typer.Option("--handler", help="Bind this URL to the app's OnAppInstall first.")
+    ] = "",
+    config: ConfigOption = None,
+    db: DbOption = None,
+) -> None:
+    """Install an app again: ONAPPINSTALL goes to its OnAppInstall handlers (delivered by the server)."""
+    cfg = load_config(config, db=db)
+    _check_handler(handler)
+
+    async def go() -> bool:
+        from openlines.engine import app_install as install
+
+        services = await open_services(cfg)
+        try:
+            app_ = await services.store.get_app(client_id)
+            if app_ is None:
+                fail(f"no app with client_id {client_id!r}", 2)
+            async with services.store.atomic():
+                await install.bind_install_handler(services, app_, handler)
+                return await install.installed(services, app_)
+        finally:
+            await services.store.close()
+
+    if with_store_errors(go()):
+        console.print(f"ONAPPINSTALL queued for {client_id}'s OnAppInstall handlers")
+    else:
+        fail(f"{client_id} has no OnAppInstall handler: give --handler URL (or bind one with event.bind)", 1)
+
+
+def _check_handler(url: str) -> None:
+    from openlines.domain.delivery import is_http_url
+
+    if url and not is_http_url(url):
+        fail(f"not an http(s) URL: {url!r}", 2)
 
 
 @apps_app.command("token")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openlines.domain.delivery import is_http_url
 from openlines.limits.settings import LimitsConfig, parse_limits
 
 VALID_SCOPES = (
@@ -103,6 +104,7 @@ class AppConfig:
     application_token: str = ""
     redirect_uri: str = ""
     name: str = ""
+    install_handler: str = ""  # gets ONAPPINSTALL when the app is first created (and on `app install`)
 
 
 @dataclass
@@ -435,8 +437,12 @@ def _app(raw: dict[str, Any], place: str, problems: list[str]) -> AppConfig:
         "application_token",
         "redirect_uri",
         "name",
+        "install_handler",
     }
     _check_keys(raw, place, allowed, problems)
+    install_handler = _str(raw, "install_handler", place, problems)
+    if install_handler and not is_http_url(install_handler):
+        problems.append(f"{place}.install_handler: not an http(s) URL: {install_handler!r}")
     return AppConfig(
         client_id=_str(raw, "client_id", place, problems, required=True),
         client_secret=_str(raw, "client_secret", place, problems, required=True),
@@ -445,6 +451,7 @@ def _app(raw: dict[str, Any], place: str, problems: list[str]) -> AppConfig:
         application_token=_str(raw, "application_token", place, problems),
         redirect_uri=_str(raw, "redirect_uri", place, problems),
         name=_str(raw, "name", place, problems),
+        install_handler=install_handler,
     )
 
 

@@ -11,6 +11,7 @@ from openlines.clock import Clock, FakeClock, parse_offset
 from openlines.config import Config
 from openlines.domain.credentials import App
 from openlines.domain.users import User
+from openlines.engine import app_install
 from openlines.methods import catalog
 from openlines.services import Portal, Services, member_id_for
 from openlines.store import open_store
@@ -51,19 +52,21 @@ async def bootstrap(config: Config, clock: Clock | None = None, fake_clock: bool
         clock = FakeClock(tz=tz) if fake_clock else Clock(tz)
     store = await open_store(config.server.db, config.server.sqlite_synchronous)
     try:
-        async with store.startup_lock():  # servers starting together on one database: one at a time
+        # Servers starting together on one database do this one at a time: one migrates, one makes
+        # the secret, and an app new to the database is installed (ONAPPINSTALL) by one of them.
+        async with store.startup_lock():
             migrated = await store.migrate()
             secret = await load_secret(store, config.server.secret)
-        url = public_url(config)
-        portal = Portal(
-            domain=config.server.domain or url.split("://", 1)[1],
-            member_id=config.server.member_id or member_id_for(secret),
-            public_url=url,
-        )
-        services = Services(
-            config=config, clock=clock, store=store, registry=catalog.build(), secret=secret, portal=portal
-        )
-        await apply_config(services)
+            url = public_url(config)
+            portal = Portal(
+                domain=config.server.domain or url.split("://", 1)[1],
+                member_id=config.server.member_id or member_id_for(secret),
+                public_url=url,
+            )
+            services = Services(
+                config=config, clock=clock, store=store, registry=catalog.build(), secret=secret, portal=portal
+            )
+            await apply_config(services)
     except BaseException:
         await store.close()
         raise
@@ -99,22 +102,32 @@ async def apply_config(services: Services) -> None:
                 hook.user, secrets.digest(services.secret, hook.code), hook.scopes, "config", now
             )
         for app in config.apps:
-            await store.upsert_app(
-                App(
-                    id=0,
-                    client_id=app.client_id,
-                    secret_hash=secrets.digest(services.secret, app.client_secret),
-                    scopes=frozenset(app.scopes),
-                    install_user=app.install_user,
-                    application_token=app.application_token
-                    or application_token_for(services.secret, app.client_id),
-                    redirect_uri=app.redirect_uri,
-                    name=app.name,
-                )
+            record = App(
+                id=0,
+                client_id=app.client_id,
+                secret_hash=secrets.digest(services.secret, app.client_secret),
+                scopes=frozenset(app.scopes),
+                install_user=app.install_user,
+                application_token=app.application_token or application_token_for(services.secret, app.client_id),
+                redirect_uri=app.redirect_uri,
+                name=app.name,
             )
+            await add_app(services, record, app.install_handler)
     # Feature modules (lines, routing...) apply their own tables through the catalog's appliers.
     for applier in catalog.config_appliers():
         await applier(services)
+
+
+async def add_app(services: Services, app: App, install_handler: str = "") -> bool:
+    """Create or update an app (in the caller's transaction). A new app is installed: its
+    ``install_handler`` hears ONAPPINSTALL. True when the app is new."""
+    store = services.store
+    new = await store.get_app(app.client_id) is None
+    await store.upsert_app(app)
+    await app_install.bind_install_handler(services, app, install_handler)
+    if new:
+        await app_install.installed(services, app)
+    return new
 
 
 def application_token_for(secret: bytes, client_id: str) -> str:

@@ -3,7 +3,8 @@
 For a bot registered by an OAuth application, Bitrix24 fills ``data[BOT][<id>]`` (and
 ``data[COMMAND][<id>]``) with the bot's own token bundle, so the handler can act as the bot, and the
 top-level ``auth`` with the tokens of the employee whose action caused the event. openlines does the
-same at send time: tokens are minted for the attempt (and reused while they have more than ten
+same at send time (and ONAPPINSTALL carries the tokens of the user who installed the app, which
+an app without a user interface stores as its own): tokens are minted for the attempt (and reused while they have more than ten
 minutes left), never stored in the outbox row. Webhook bots (``custom…`` owners) and events without
 an employee behind them get none, as on Bitrix24.
 """
@@ -19,6 +20,7 @@ from openlines.services import Services
 
 REUSE_MARGIN = 600.0  # seconds a cached token must still live to be handed out again
 CACHE_LIMIT = 1024
+INSTALL_EVENT = "ONAPPINSTALL"
 TOKEN_KEYS = ("access_token", "expires", "expires_in", "scope", "status", "refresh_token", "user_id")
 
 
@@ -71,6 +73,8 @@ class TokenMinter:
                 changed = True
         user = data.get("USER")
         user_id = str(user.get("ID", "")) if isinstance(user, dict) else ""
+        if delivery.event.upper() == INSTALL_EVENT:  # the app's first tokens: its installer's
+            user_id = str(app.install_user)
         if user_id.isdigit():
             author = await store.get_user(int(user_id))
             if author is not None and author.kind == "employee" and author.active:

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 PENDING = "pending"
 DELIVERED = "delivered"
 DEAD = "dead"
 EXPANDED = "expanded"  # a broadcast row (target '') copied to every handler bound to its event
 STATUSES = (PENDING, DELIVERED, DEAD, EXPANDED)
+
+
+def is_http_url(url: str) -> bool:
+    """Whether events can be POSTed to ``url``: an absolute http(s) URL."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 def split_payload(payload: dict[str, Any]) -> tuple[Any, dict[str, Any]]:

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
-from urllib.parse import urlsplit
 
-from openlines.domain.delivery import Binding
+from openlines.domain.delivery import Binding, is_http_url
 from openlines.methods.registry import GLOBAL_SCOPE, Call, Param, Registry
 from openlines.protocol import errors, php
 from openlines.protocol.errors import RestError
@@ -78,8 +77,7 @@ def _handler_url(call: Call) -> str:
     handler = call.str("HANDLER").strip()
     if not handler:
         raise errors.argument_error("HANDLER", "Argument 'HANDLER' is null or empty")
-    parts = urlsplit(handler)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(handler):
         raise wrong_handler()
     return handler
 
