@@ -27,6 +27,7 @@ from openlines.domain.openlines import Bot, Chat, Session, Status, Transfer, use
 from openlines.domain.users import User
 from openlines.engine import app_events, sessions
 from openlines.engine import transfer as engine
+from openlines.engine.events import bindings_changed
 from openlines.portal import bootstrap
 from openlines.protocol.errors import RestError
 from openlines.services import Services
@@ -132,6 +133,7 @@ class Portal:
         async def work() -> None:
             async with self.store.atomic():
                 await self.store.bind_event(Binding(0, "local.demo.app", event, "http://127.0.0.1:9/app"))
+            bindings_changed(self.services)
 
         self.run(work)
 

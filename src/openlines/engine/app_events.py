@@ -15,7 +15,7 @@ from typing import Any
 
 from openlines.domain.openlines import Bot, Chat, Line, Message, Session
 from openlines.engine.connectors import custom_connector
-from openlines.engine.events import add_app_event, yn
+from openlines.engine.events import add_app_event, is_bound, yn
 from openlines.services import Services, add_hooks
 
 SESSION_START = "ONSESSIONSTART"
@@ -30,13 +30,12 @@ async def listener(services: Services, chat: Chat, name: str) -> str | None:
     """The app ``name`` about ``chat`` goes to ('' = every bound app), or None when no app that
     should hear it has bound it. The cheap check (is anybody bound?) comes first: it is the usual
     answer, and it spares the connector lookup."""
-    store = services.store
-    if not chat.is_lines or not await store.event_is_bound(name):
+    if not chat.is_lines or not await is_bound(services, name):
         return None
     connector = await custom_connector(services, chat)
     if connector is None:
         return ""
-    return connector.app_id if await store.event_is_bound(name, connector.app_id) else None
+    return connector.app_id if await is_bound(services, name, connector.app_id) else None
 
 
 def connector_block(chat: Chat, line_id: int, customer_id: int) -> dict[str, str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from openlines.domain.credentials import App
 from openlines.domain.delivery import Binding
-from openlines.engine.events import LANGUAGE, emit_to_apps
+from openlines.engine.events import LANGUAGE, bindings_changed, emit_to_apps
 from openlines.services import Services
 
 INSTALL_EVENT = "ONAPPINSTALL"
@@ -30,6 +30,7 @@ async def bind_install_handler(services: Services, app: App, handler: str) -> No
     if handler:
         now = services.clock.now()
         await services.store.bind_event(Binding(0, app.client_id, INSTALL_EVENT, handler, created=now))
+        bindings_changed(services)
 
 
 async def installed(services: Services, app: App) -> bool:

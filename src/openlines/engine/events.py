@@ -8,6 +8,8 @@ fields every event has; minting access tokens for the bot is left to the deliver
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,6 +57,39 @@ def portal_auth(services: Services, bot: Bot | None = None) -> dict[str, str]:
     return auth
 
 
+BOUND_TTL = 1.0  # seconds a process trusts its view of the app bindings
+_BOUND = "bound_events"  # services.extras key of that view
+
+
+@dataclass(frozen=True, slots=True)
+class BoundView:
+    """The ``(EVENT, app_id)`` pairs bound when the view was read (``time.monotonic()``)."""
+
+    pairs: frozenset[tuple[str, str]]
+    events: frozenset[str]
+    read: float
+
+
+async def is_bound(services: Services, name: str, app_id: str = "") -> bool:
+    """Whether any app (``app_id`` when given) has bound ``name``. Producers ask on every message, and
+    bindings change rarely, so the answer comes from a view read at most once per ``BOUND_TTL``: a
+    binding made in this process counts at once (:func:`bindings_changed`), one made through another
+    worker within a second."""
+    view: BoundView | None = services.extras.get(_BOUND)
+    now = time.monotonic()
+    if view is None or now - view.read > BOUND_TTL:
+        pairs = frozenset(await services.store.bound_events())
+        view = BoundView(pairs, frozenset(event for event, _ in pairs), now)
+        services.extras[_BOUND] = view
+    name = name.upper()
+    return (name, app_id) in view.pairs if app_id else name in view.events
+
+
+def bindings_changed(services: Services) -> None:
+    """This process bound or unbound an event: read the bindings again on the next question."""
+    services.extras.pop(_BOUND, None)
+
+
 async def add_app_event(
     services: Services, name: str, chat_id: int, data: dict[str, Any], app_id: str = ""
 ) -> None:
@@ -68,7 +103,7 @@ async def emit_to_apps(
     services: Services, name: str, chat_id: int, data: dict[str, Any], app_id: str = ""
 ) -> bool:
     """:func:`add_app_event` unless no binding would receive it. True when a row was written."""
-    if not await services.store.event_is_bound(name, app_id):
+    if not await is_bound(services, name, app_id):
         return False
     await add_app_event(services, name, chat_id, data, app_id)
     return True

@@ -14,6 +14,7 @@ from typing import Any, Literal, ParamSpec
 
 from openlines.domain import transfer_rules as rules
 from openlines.domain.openlines import Chat, FromType, OutboxEvent, Session, TransferMode
+from openlines.engine.events import is_bound
 from openlines.services import Services
 from openlines.store.base import LockConflict
 
@@ -122,7 +123,7 @@ async def _record(services: Services, chat: Chat, change: rules.Change, now: flo
     """The transfer event, when some app listens (an unbound broadcast would be expanded to nothing:
     skipping it saves a write on the hot path)."""
     store = services.store
-    if change.history is not None and await store.event_is_bound(TRANSFER_EVENT):
+    if change.history is not None and await is_bound(services, TRANSFER_EVENT):
         await store.add_event(_transfer_event(services, chat, change), now)
 
 

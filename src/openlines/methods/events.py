@@ -18,6 +18,7 @@ import secrets
 from typing import Any
 
 from openlines.domain.delivery import Binding, is_http_url
+from openlines.engine.events import bindings_changed
 from openlines.methods.registry import GLOBAL_SCOPE, Call, Param, Registry
 from openlines.protocol import errors, php
 from openlines.protocol.errors import RestError
@@ -126,6 +127,7 @@ def register(registry: Registry) -> None:
         )
         async with services.store.atomic():
             made = await services.store.bind_event(binding)
+        bindings_changed(services)
         if made is None:
             raise already_bound()
         return True
@@ -149,6 +151,7 @@ def register(registry: Registry) -> None:
         auth_type = call.int("AUTH_TYPE") if call.has("AUTH_TYPE") else None
         async with call.services.store.atomic():
             count = await call.services.store.unbind_event(_app_id(call), event, handler, auth_type, offline)
+        bindings_changed(call.services)
         return {"count": count}
 
     @registry.method(

@@ -83,10 +83,8 @@ BINDINGS_OF_EVENT = (
     "WHERE b.event = ? AND b.kind = 'app' AND COALESCE(a.active, 1) = 1 AND (? = '' OR b.app_id = ?) "
     "ORDER BY b.id"
 )
-# Whether a broadcast would reach anybody (same parameters).
-EVENT_IS_BOUND = (
-    "SELECT 1 FROM event_bindings WHERE event = ? AND kind = 'app' AND (? = '' OR app_id = ?) LIMIT 1"
-)
+# Who has bound what: the producers' view of whether a broadcast would reach anybody.
+BOUND_EVENTS = "SELECT DISTINCT event, app_id FROM event_bindings WHERE kind = 'app'"
 
 
 class SqliteOpenLines(SqliteBase):

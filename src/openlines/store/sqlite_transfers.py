@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from openlines.store.sqlite_base import SqliteBase
-from openlines.store.sqlite_openlines import EVENT_IS_BOUND
+from openlines.store.sqlite_openlines import BOUND_EVENTS
 
 
 class SqliteTransfers(SqliteBase):
@@ -16,8 +16,6 @@ class SqliteTransfers(SqliteBase):
         )
         return {int(r[0]): str(r[1]) for r in rows}
 
-    async def event_is_bound(self, event: str, app_id: str = "") -> bool:
-        """Whether any app (or ``app_id``) has bound ``event`` (event.bind): a broadcast nobody
-        receives is not written."""
-        row = self.db.execute(EVENT_IS_BOUND, (event.upper(), app_id, app_id)).fetchone()
-        return row is not None
+    async def bound_events(self) -> set[tuple[str, str]]:
+        """Every ``(EVENT, app_id)`` an app has bound (event.bind, online or offline)."""
+        return {(str(r[0]), str(r[1])) for r in self.db.execute(BOUND_EVENTS)}

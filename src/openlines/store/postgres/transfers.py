@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from openlines.store.postgres.base import PgBase
-from openlines.store.sqlite_openlines import EVENT_IS_BOUND
+from openlines.store.sqlite_openlines import BOUND_EVENTS
 
 
 class PgTransfers(PgBase):
@@ -16,7 +16,6 @@ class PgTransfers(PgBase):
         )
         return {int(r[0]): str(r[1]) for r in rows}
 
-    async def event_is_bound(self, event: str, app_id: str = "") -> bool:
-        """Whether any app (or ``app_id``) has bound ``event`` (see the SQLite store)."""
-        found = await self.fetchval(EVENT_IS_BOUND, event.upper(), app_id, app_id)
-        return found is not None
+    async def bound_events(self) -> set[tuple[str, str]]:
+        """Every ``(EVENT, app_id)`` an app has bound (see the SQLite store)."""
+        return {(str(r[0]), str(r[1])) for r in await self.fetch(BOUND_EVENTS)}
