@@ -78,10 +78,14 @@ def _caller(portal: ServerProcess, prefix: str, extra: dict[str, Any]) -> Caller
     return call
 
 
+def _access_token(portal: ServerProcess, client_id: str, secret: str) -> str:
+    with portal.client() as client:
+        return str(oauth_tokens(client, client_id, secret)["access_token"])
+
+
 @pytest.fixture(scope="session")
 def app_token(portal: ServerProcess) -> str:
-    with portal.client() as client:
-        return str(oauth_tokens(client, APP_ID, APP_SECRET)["access_token"])
+    return _access_token(portal, APP_ID, APP_SECRET)
 
 
 @pytest.fixture()
@@ -90,16 +94,10 @@ def app(portal: ServerProcess, app_token: str) -> Caller:
     return _caller(portal, "/rest/", {"auth": app_token})
 
 
-@pytest.fixture(scope="session")
-def other_app_token(portal: ServerProcess) -> str:
-    with portal.client() as client:
-        return str(oauth_tokens(client, OTHER_APP_ID, OTHER_APP_SECRET)["access_token"])
-
-
 @pytest.fixture()
-def other_app(portal: ServerProcess, other_app_token: str) -> Caller:
+def other_app(portal: ServerProcess) -> Caller:
     """Another OAuth app of the portal: it registered no connector."""
-    return _caller(portal, "/rest/", {"auth": other_app_token})
+    return _caller(portal, "/rest/", {"auth": _access_token(portal, OTHER_APP_ID, OTHER_APP_SECRET)})
 
 
 @pytest.fixture()

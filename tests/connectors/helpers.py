@@ -58,3 +58,13 @@ def line_with_welcome_bot(app: Caller, admin: Caller, handler: Handler, connecto
     }
     admin("imopenlines.config.update", {"CONFIG_ID": line_id, "PARAMS": settings})
     return bot_id, line_id
+
+
+def connected_line(app: Caller, admin: Caller, handler: Handler, stem: str) -> tuple[str, int, int]:
+    """A new connector of ``app``, switched on for a new line whose welcome bot is the app's own:
+    ``(connector, bot_id, line_id)``."""
+    connector = fresh_id(stem)
+    assert app("imconnector.register", registration(connector)) == {"result": True}
+    bot_id, line_id = line_with_welcome_bot(app, admin, handler, connector)
+    assert app("imconnector.activate", {"CONNECTOR": connector, "LINE": line_id, "ACTIVE": 1}) is True
+    return connector, bot_id, line_id

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ServerProcess
 from tests.connectors.conftest import APP_TOKEN, OTHER_APP_TOKEN, Caller
-from tests.connectors.helpers import fresh_id, line_with_welcome_bot, message, registration
+from tests.connectors.helpers import connected_line, fresh_id, message
 from tests.delivery.handler import Handler, Received
 
 EVENTS = (
@@ -57,10 +57,7 @@ def arrived(handler: Handler, path: str, event: str, count: int, **fields: str) 
 def test_a_connector_dialogue_is_heard_by_the_connector_app_only(
     app: Caller, other_app: Caller, admin: Caller, handler: Handler, both_bound: None
 ) -> None:
-    connector = fresh_id("scoped")
-    assert app("imconnector.register", registration(connector)) == {"result": True}
-    bot_id, line_id = line_with_welcome_bot(app, admin, handler, connector)
-    assert app("imconnector.activate", {"CONNECTOR": connector, "LINE": line_id, "ACTIVE": 1}) is True
+    connector, bot_id, line_id = connected_line(app, admin, handler, "scoped")
     params = {"CONNECTOR": connector, "LINE": line_id}
 
     hello = message("ext-user", "ext-chat", "Hello there", mid="ext-1")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.connectors.conftest import APP_TOKEN, Caller
-from tests.connectors.helpers import fresh_id, line_with_welcome_bot, message, registration
+from tests.connectors.helpers import connected_line, fresh_id, message, registration
 from tests.delivery.handler import Handler, Received
 
 CONNECTOR_EVENTS = (
@@ -48,10 +48,7 @@ def bound(app: Caller, handler: Handler) -> Iterator[str]:
 def test_replies_and_dialogue_events_reach_the_connector_app(
     app: Caller, admin: Caller, operator: Caller, handler: Handler, bound: str
 ) -> None:
-    connector = fresh_id("telegramish")
-    assert app("imconnector.register", registration(connector)) == {"result": True}
-    bot_id, line_id = line_with_welcome_bot(app, admin, handler, connector)
-    assert app("imconnector.activate", {"CONNECTOR": connector, "LINE": line_id, "ACTIVE": 1}) is True
+    connector, bot_id, line_id = connected_line(app, admin, handler, "telegramish")
 
     hello = message("tg-77", "tg-chat-9", "Hello from outside", name="Maria", last_name="Ivanova")
     sent = app("imconnector.send.messages", {"CONNECTOR": connector, "LINE": line_id, "MESSAGES": [hello]})

@@ -6,10 +6,7 @@ does; an app made with ``openlines app create --install-handler`` is installed w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from openlines.delivery import envelope
 from tests.conftest import DEMO_HOOK, ServerProcess, run_cli
@@ -33,13 +30,6 @@ install_user = 1
 application_token = "{APP_TOKEN}"
 install_handler = "{handler_url}"
 """
-
-
-@pytest.fixture()
-def handler() -> Iterator[Handler]:
-    h = Handler().start()
-    yield h
-    h.stop()
 
 
 def installs(handler: Handler, count: int, path: str = "/install.php") -> list[Received]:
