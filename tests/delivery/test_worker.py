@@ -354,3 +354,52 @@ def test_a_saturated_handler_does_not_hold_back_other_handlers(
         return
     with fresh_database("openlines_saturated") as address:
         asyncio.run(scenario(address))
+
+
+def test_failing_handlers_keep_to_a_quarter_of_the_slots(
+    tmp_path: Path, handler: Handler, second_handler: Handler
+) -> None:
+    """Six handlers that hang, with events for three chats each: once each has failed three times
+    in a row it gets one delivery at a time, and together they hold at most a quarter of the slots,
+    so another handler's event goes at once."""
+    handler.default = "hang"
+    dead = [handler.url(f"/dead{k}.php") for k in range(6)]
+
+    async def scenario() -> None:
+        services = await start_portal(
+            tmp_path, concurrency=8, per_target=4, read_timeout=0.2, retries=30, max_delay=1.0, jitter=0.0
+        )
+        worker = worker_of(services)
+        try:
+            for k, url in enumerate(dead):
+                for chat in range(3):
+                    await add_event(services, f"dead {k}/{chat}", url, chat_id=10 * k + chat + 1)
+            await until(lambda: worker.in_flight == 8, "the first attempts fill every slot")
+            while not all(worker.health.failing(url) for url in dead):
+                await until(lambda: worker.in_flight == 0, "the attempts to time out")
+                await advance(services, 5)
+                await until(lambda: worker.in_flight > 0, "the retries")
+            peaks: list[dict[str, int]] = []
+
+            async def sample() -> None:
+                while True:
+                    peaks.append({url: n for url, n in worker.in_flight_by_target().items() if url in dead})
+                    await asyncio.sleep(0.005)
+
+            sampler = asyncio.create_task(sample())
+            for _ in range(3):
+                await until(lambda: worker.in_flight == 0, "the attempts to time out")
+                await advance(services, 5)
+                await until(lambda: worker.in_flight > 0, "the probes")
+            free = await add_event(services, "free", second_handler.url(), chat_id=99)
+            await until(lambda: len(second_handler.of("free")) == 1, "the healthy handler's event")
+            sampler.cancel()
+            assert peaks and max(sum(p.values()) for p in peaks) <= worker.health.share == 2
+            assert max(max(p.values(), default=0) for p in peaks) == 1
+            await until(lambda: worker.in_flight_by_target().get(second_handler.url(), 0) == 0, "the outcome")
+            assert await status_of(services, free) == ("delivered", 1)
+        finally:
+            handler.release()
+            await stop_portal(services)
+
+    asyncio.run(scenario())

@@ -28,6 +28,7 @@ from openlines import faults
 from openlines.config import DeliveryConfig
 from openlines.delivery import envelope
 from openlines.delivery.backoff import RetryPolicy
+from openlines.delivery.health import HandlerHealth
 from openlines.delivery.tokens import TokenMinter
 from openlines.domain.delivery import Delivery
 from openlines.services import Services
@@ -65,6 +66,7 @@ class DeliveryWorker:
         self._client: httpx.AsyncClient | None = None
         self.sent = 0  # attempts made by this worker (for logs and tests)
         self.tokens = TokenMinter(services)
+        self.health = HandlerHealth(self.config.concurrency)  # failing handlers get few slots
         self._next_purge = 0.0  # time.monotonic() of the next purge of old deliveries
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -114,6 +116,10 @@ class DeliveryWorker:
     def in_flight(self) -> int:
         return len(self._in_flight)
 
+    def in_flight_by_target(self) -> dict[str, int]:
+        """Deliveries on the wire now, per handler URL."""
+        return dict(self._per_target)
+
     # --- the loop ----------------------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -150,9 +156,9 @@ class DeliveryWorker:
         room = self.config.concurrency - len(self._in_flight)
         if room <= 0:
             return 0
-        claimed = await store.claim_due_events(
-            now, self.lease, room, tuple(self._in_flight), dict(self._per_target), self.config.per_target
-        )
+        cap = self.config.per_target or self.config.concurrency  # 0 = no cap beyond the worker's own
+        busy = self.health.claim_view(self._per_target, cap)
+        claimed = await store.claim_due_events(now, self.lease, room, tuple(self._in_flight), busy, cap)
         started = 0
         for delivery in claimed:
             self._per_target[delivery.target] += 1
@@ -219,6 +225,7 @@ class DeliveryWorker:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         now = services.clock.now()
         duration = time.perf_counter() - began
+        self.health.record(delivery.target, not error)
         async with store.atomic():
             await store.add_delivery_attempt(delivery.id, attempt, sent_at, duration, status_code, error)
             if owner_changed:
