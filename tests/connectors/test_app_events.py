@@ -25,6 +25,8 @@ EVENTS = (
     "OnOpenLineMessageDelete",
     "OnImConnectorMessageAdd",
     "OnImConnectorDialogStart",
+    "OnImConnectorStatusDelete",
+    "OnImConnectorLineDelete",
 )
 MINE, THEIRS = "/mine.php", "/theirs.php"
 
@@ -160,3 +162,29 @@ def test_a_live_chat_dialogue_is_heard_by_every_bound_app(
         (message_event,) = arrived(handler, path, "ONOPENLINEMESSAGEADD", 1, **said)
         assert message_event.fields["data[DATA][0][message][text]"] == "widget hello"
         assert message_event.fields["data[DATA][0][connector][connector_id]"] == "livechat"
+
+
+def test_switching_a_connector_off_and_deleting_its_line_tell_its_app(
+    app: Caller, admin: Caller, handler: Handler, both_bound: None
+) -> None:
+    connector, _, line_id = connected_line(app, admin, handler, "leaving")
+    assert app("imconnector.activate", {"CONNECTOR": connector, "LINE": line_id, "ACTIVE": 0}) is True
+    (off,) = arrived(handler, MINE, "ONIMCONNECTORSTATUSDELETE", 1, **{"data[CONNECTOR]": connector})
+    assert off.nested["data"] == {"CONNECTOR": connector, "LINE": str(line_id)}
+    assert off.fields["auth[application_token]"] == APP_TOKEN
+    # Off again is no change: nothing more is sent.
+    assert app("imconnector.activate", {"CONNECTOR": connector, "LINE": line_id, "ACTIVE": 0}) is True
+
+    assert admin("imopenlines.config.delete", {"CONFIG_ID": line_id}) is True
+    (gone,) = arrived(handler, MINE, "ONIMCONNECTORLINEDELETE", 1, data=str(line_id))
+    assert gone.fields["event_handler_id"] != "0"
+    status = app("imconnector.status", {"CONNECTOR": connector, "LINE": line_id})
+    assert status["STATUS"] is False
+    # Written in the transaction of the change, one row for the connector's app: one switch-off.
+    rows = admin(
+        "openlines.event.delivery.list", {"FILTER": {"EVENT": "ONIMCONNECTORSTATUSDELETE"}, "WITH_DATA": "Y"}
+    )
+    ours = [r for r in rows if r["TARGET"] == "" and r["DATA"]["data"].get("CONNECTOR") == connector]
+    assert [r["APP_ID"] for r in ours] == ["local.connector.app"]
+    theirs = admin("openlines.event.delivery.list", {"FILTER": {"TARGET": handler.url(THEIRS)}})
+    assert [d for d in theirs if "DELETE" in str(d["EVENT"]) and "IMCONNECTOR" in str(d["EVENT"])] == []

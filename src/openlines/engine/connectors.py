@@ -22,6 +22,8 @@ MESSAGE_UPDATE = "ONIMCONNECTORMESSAGEUPDATE"
 MESSAGE_DELETE = "ONIMCONNECTORMESSAGEDELETE"
 DIALOG_START = "ONIMCONNECTORDIALOGSTART"
 DIALOG_FINISH = "ONIMCONNECTORDIALOGFINISH"
+STATUS_DELETE = "ONIMCONNECTORSTATUSDELETE"
+LINE_DELETE = "ONIMCONNECTORLINEDELETE"
 
 
 def reaches_customer(message: Message) -> bool:
@@ -131,6 +133,26 @@ async def on_session_opened(
 async def on_finished(services: Services, chat: Chat, session: Session) -> None:
     """``on_finished`` hook: OnImConnectorDialogFinish."""
     await _dialog(services, chat, session, DIALOG_FINISH)
+
+
+async def switched_off(services: Services, connector: Connector, line_id: int) -> None:
+    """The connector was switched off on a line (``imconnector.activate`` with ACTIVE=0):
+    OnImConnectorStatusDelete ``{CONNECTOR, LINE}`` to its app."""
+    data = {"CONNECTOR": connector.id, "LINE": str(line_id)}
+    await emit_to_apps(services, STATUS_DELETE, 0, data, connector.app_id)
+
+
+async def line_deleted(services: Services, line_id: int) -> None:
+    """A line is being deleted (in the caller's transaction): its connector states go, and each app
+    with a connector on it hears OnImConnectorLineDelete once. Its ``data`` is the line id itself,
+    as handlers in the field read it (the documentation names a LINE_ID parameter; UNCONFIRMED)."""
+    apps: list[str] = []
+    for state in await services.store.drop_line_connectors(line_id):
+        connector = await services.store.get_connector(state.connector)
+        if connector is not None and connector.app_id not in apps:
+            apps.append(connector.app_id)
+    for app_id in apps:
+        await emit_to_apps(services, LINE_DELETE, 0, str(line_id), app_id)
 
 
 HOOKS: dict[str, Any] = {

@@ -90,18 +90,14 @@ def bindings_changed(services: Services) -> None:
     services.extras.pop(_BOUND, None)
 
 
-async def add_app_event(
-    services: Services, name: str, chat_id: int, data: dict[str, Any], app_id: str = ""
-) -> None:
+async def add_app_event(services: Services, name: str, chat_id: int, data: Any, app_id: str = "") -> None:
     """An app event (``event.bind``) in the caller's transaction: a broadcast row the delivery worker
     copies to every app bound to ``name``, or only to ``app_id``'s bindings when given."""
     payload = {"event": name, "data": data, "auth": portal_auth(services)}
     await services.store.add_event(OutboxEvent(name, payload, "", chat_id, app_id), services.clock.now())
 
 
-async def emit_to_apps(
-    services: Services, name: str, chat_id: int, data: dict[str, Any], app_id: str = ""
-) -> bool:
+async def emit_to_apps(services: Services, name: str, chat_id: int, data: Any, app_id: str = "") -> bool:
     """:func:`add_app_event` unless no binding would receive it. True when a row was written."""
     if not await is_bound(services, name, app_id):
         return False

@@ -23,6 +23,7 @@ from openlines.domain.connectors import (
     normalise_id,
 )
 from openlines.domain.openlines import Chat, Message, user_code
+from openlines.engine import connectors
 from openlines.engine.dialogs import LineUnavailable, customer_message
 from openlines.methods import imconnector_params as params
 from openlines.methods.imconnector_params import IncomingMessage, registration_error
@@ -263,9 +264,11 @@ def register(registry: Registry) -> None:
             raise LineUnavailable()
         async with store.atomic():
             state = await store.get_connector_line(connector.id, line) or ConnectorLine(connector.id, line)
-            state.active = php.php_truthy(call.get("ACTIVE"))
+            was_active, state.active = state.active, php.php_truthy(call.get("ACTIVE"))
             state.changed = call.services.clock.now()
             await store.save_connector_line(state)
+            if was_active and not state.active:
+                await connectors.switched_off(call.services, connector, line)
         return True
 
     @registry.method(

@@ -12,6 +12,7 @@ from typing import Any
 
 from openlines.domain import line_config as lc
 from openlines.domain.openlines import Line
+from openlines.engine import connectors
 from openlines.methods.imopenlines_params import int_param, scalar
 from openlines.methods.registry import Call, Param, Registry
 from openlines.protocol.errors import RestError
@@ -255,6 +256,7 @@ def register(registry: Registry) -> None:
                     "The line has open sessions; finish or transfer them before deleting the line",
                     400,
                 )
+            await connectors.line_deleted(call.services, config_id)
             return await store.delete_line(config_id)
 
     @registry.method(

@@ -92,6 +92,13 @@ class SqliteConnectors(SqliteBase):
     async def save_connector_line(self, state: ConnectorLine) -> None:
         self.db.execute(UPSERT_CONNECTOR_LINE, connector_line_values(state))
 
+    async def drop_line_connectors(self, line_id: int) -> list[ConnectorLine]:
+        """Forget every connector's state on a line (the line is being deleted); what was there."""
+        rows = self.db.execute(f"{SELECT_CONNECTOR_LINE} WHERE line_id = ? ORDER BY connector", (line_id,))
+        dropped = [connector_line_from_row(r) for r in rows.fetchall()]
+        self.db.execute("DELETE FROM connector_lines WHERE line_id = ?", (line_id,))
+        return dropped
+
     async def connector_user(self, connector_id: str, external_id: str) -> int:
         """The customer user id behind a connector's external user id (0: none yet)."""
         row = self.db.execute(

@@ -43,6 +43,14 @@ class PgConnectors(PgBase):
     async def save_connector_line(self, state: ConnectorLine) -> None:
         await self.execute(UPSERT_CONNECTOR_LINE, *connector_line_values(state))
 
+    async def drop_line_connectors(self, line_id: int) -> list[ConnectorLine]:
+        """Forget every connector's state on a line (see the SQLite store)."""
+        rows = await self.fetch(
+            "DELETE FROM connector_lines WHERE line_id = ? RETURNING connector, line_id, active, data, changed",
+            line_id,
+        )
+        return sorted((connector_line_from_row(r) for r in rows), key=lambda state: state.connector)
+
     async def connector_user(self, connector_id: str, external_id: str) -> int:
         """The customer user id behind a connector's external user id (0: none yet)."""
         found = await self.fetchval(
