@@ -37,6 +37,32 @@ def test_quick_bench_runs_every_workload(tmp_path: Path) -> None:
         assert entry["rss_peak_mb"]["median"] > 0, name
     assert workloads["W1"]["vs_W0"] is not None and workloads["W1"]["vs_W0s"] is not None
     assert summary["machine"]["nproc"] >= 1
+    # W4: every accepted customer message came back as its ONIMBOTMESSAGEADD at the local handler.
+    w4 = workloads["W4"]
+    assert w4["status"] == "ok" and w4["generator"] == "python-open-loop", w4
+    for run in w4["runs"]:
+        assert run["requests"] > 0 and run["extra"]["events"] == run["requests"], run
+        assert run["extra"]["events_missing"] == 0, run
+    assert any(goal["goal"].startswith("W4 p99") and goal["holds"] is not None for goal in summary["targets"])
+
+
+def test_the_w4_handler_finds_the_message_in_the_event_the_server_sends() -> None:
+    from openlines.bench.plan import MESSAGE_PREFIX
+    from openlines.bench.receiver import Arrivals, message_number
+    from openlines.delivery import encoding
+
+    def event(name: str, text: str) -> bytes:
+        data = {"PARAMS": {"MESSAGE_ID": "7", "MESSAGE": text, "MESSAGE_ORIGINAL": "x"}, "USER": {"ID": "3"}}
+        return encoding.encode({"event": name, "data": data, "ts": "1"}).encode()
+
+    assert message_number(event("ONIMBOTMESSAGEADD", f"{MESSAGE_PREFIX}42")) == 42
+    assert message_number(event("ONIMBOTMESSAGEADD", "hello 42")) is None
+    arrivals = Arrivals()
+    arrivals.record(event("ONIMBOTMESSAGEADD", f"{MESSAGE_PREFIX}5"))
+    first = arrivals.at[5]
+    arrivals.record(event("ONIMBOTMESSAGEADD", f"{MESSAGE_PREFIX}5"))  # a retry is not a new arrival
+    arrivals.record(event("ONIMBOTJOINCHAT", f"{MESSAGE_PREFIX}6"))
+    assert arrivals.at == {5: first} and arrivals.other == 1
 
 
 def test_lua_script_and_python_plan_send_the_same_bodies() -> None:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 TRANSFER = "imopenlines.bot.session.transfer"
+MESSAGE_PREFIX = "bench message "  # + the request's number: W4 finds it again in the bot event
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Plan:
     visitors: list[tuple[str, str]] = field(default_factory=list)
     expect: str = ""  # a substring every answer must contain; "" checks the status only
     target: str = "USER_ID"  # routing lane: W3 sends QUEUE_ID (users then holds line ids)
+    receiver_port: int = 0  # W4: the generator also listens here for the bot events its messages cause
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -63,6 +65,6 @@ def body(plan: Plan, i: int) -> tuple[bytes, list[tuple[str, str]]]:
         return ("halt=0&" + "&".join(parts)).encode(), []
     if plan.kind == "widget":
         visitor, token = plan.visitors[i % len(plan.visitors)]
-        text = json.dumps({"visitor": visitor, "text": f"bench message {i}"}).encode()
+        text = json.dumps({"visitor": visitor, "text": f"{MESSAGE_PREFIX}{i}"}).encode()
         return text, [("Authorization", f"Bearer {token}")]
     return plan.body.encode(), []

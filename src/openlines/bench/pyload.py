@@ -4,6 +4,8 @@ Closed loop (``--rate 0``): each connection sends its next request as soon as th
 Open loop (``--rate R``): request i is due at ``start + i / R`` whatever happened before; it goes out on an
 idle connection (a new one is opened while fewer than ``--connections`` exist) and its latency counts
 from when it was due, so a slow server cannot hide its queueing (no coordinated omission).
+With a plan's ``receiver_port`` (W4) it also serves as the bot's event handler and reports the latency
+from each message's due time to the arrival of its ``ONIMBOTMESSAGEADD`` instead.
 Prints one JSON line. Run as ``python -m openlines.bench.pyload --plan FILE --port N …``.
 """
 
@@ -18,6 +20,7 @@ from array import array
 from pathlib import Path
 from typing import cast
 
+from openlines.bench import receiver
 from openlines.bench.plan import Plan, body
 
 HOST = "127.0.0.1"
@@ -134,7 +137,8 @@ async def closed_loop(plan: Plan, port: int, conns: int, duration: float, limit:
 
 async def open_loop(
     plan: Plan, port: int, conns: int, duration: float, limit: int, rate: float, stats: Stats
-) -> None:
+) -> float:
+    """Send on schedule; returns the start, so request i was due at ``start + i / rate``."""
     idle: list[Conn] = []
     opened = 0
     available = asyncio.Condition()
@@ -177,6 +181,7 @@ async def open_loop(
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.gather(*tasks)
+    return start
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -186,28 +191,63 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[k]
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, object]:
-    plan = Plan.from_json(Path(args.plan).read_text(encoding="utf-8"))
-    stats = Stats(plan)
-    started = time.perf_counter()
-    if args.rate > 0:
-        await open_loop(plan, args.port, args.connections, args.duration, args.max_requests, args.rate, stats)
-    else:
-        await closed_loop(plan, args.port, args.connections, args.duration, args.max_requests, stats)
-    seconds = time.perf_counter() - started
-    values = sorted(stats.latencies)
+def latency_fields(values: list[float]) -> dict[str, float]:
+    """p50, p99, p99.9 and max in milliseconds of sorted latencies in seconds."""
     return {
-        "requests": len(values),
-        "seconds": seconds,
         "p50_ms": percentile(values, 50) * 1000,
         "p99_ms": percentile(values, 99) * 1000,
         "p999_ms": percentile(values, 99.9) * 1000,
         "max_ms": (values[-1] if values else 0.0) * 1000,
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    plan = Plan.from_json(Path(args.plan).read_text(encoding="utf-8"))
+    stats = Stats(plan)
+    arrivals = receiver.Arrivals()
+    listening = await receiver.listen(plan.receiver_port, arrivals) if plan.receiver_port else None
+    started = start = time.perf_counter()
+    extra: dict[str, float] = {}
+    if args.rate > 0:
+        start = await open_loop(
+            plan, args.port, args.connections, args.duration, args.max_requests, args.rate, stats
+        )
+        extra["target_rate"] = args.rate
+    else:
+        await closed_loop(plan, args.port, args.connections, args.duration, args.max_requests, stats)
+    seconds = time.perf_counter() - started
+    values = sorted(stats.latencies)
+    result: dict[str, object] = {
+        "requests": len(values),
+        "seconds": seconds,
+        **latency_fields(values),
         "socket_errors": stats.socket_errors,
         "bad_answers": stats.bad,
         "sample": stats.sample,
-        "extra": {"target_rate": args.rate} if args.rate > 0 else {},
+        "extra": extra,
     }
+    if listening is not None and args.rate > 0:
+        # End to end: from when message i was due to when its event reached the handler. Messages the
+        # server accepted must all have their event; wait a bounded time for the last ones.
+        expected = len(values) - stats.bad
+        deadline = time.perf_counter() + args.drain
+        while len(arrivals.at) < expected and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)
+        ends = sorted(at - (start + i / args.rate) for i, at in arrivals.at.items())
+        missing = max(0, expected - len(ends))
+        result.update(latency_fields(ends))
+        result["bad_answers"] = stats.bad + missing
+        if missing and not stats.sample:
+            result["sample"] = f"{missing} accepted messages had no ONIMBOTMESSAGEADD within {args.drain:.0f} s"
+        extra.update(
+            events=float(len(ends)),
+            events_missing=float(missing),
+            other_events=float(arrivals.other),
+            request_p50_ms=percentile(values, 50) * 1000,
+            request_p99_ms=percentile(values, 99) * 1000,
+        )
+        listening.close()
+    return result
 
 
 def main() -> None:
@@ -218,6 +258,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--max-requests", type=int, default=0)
     parser.add_argument("--rate", type=float, default=0.0)
+    parser.add_argument("--drain", type=float, default=15.0, help="seconds to wait for the last events (W4)")
     args = parser.parse_args()
     try:
         import uvloop

@@ -205,6 +205,10 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
         conns = connections_for(workload, seeded, opts.connections, False)
         load = Load(opts.duration, conns, max_requests=int(opts.duration * 100_000), rate=workload.rate)
         plan = plan_for(workload, seeded)
+        if workload.name == "W4" and seeded is not None:  # the generator is the bot's handler now
+            plan.receiver_port = harness.free_port()
+            url = f"http://{HOST}:{plan.receiver_port}/w4/bot.php"
+            asyncio.run(seed.point_bot_messages(server.url, seeded.bot_id, url))
         rss_start = harness.rss_kib(server.pid)
         cpu0, t0 = harness.cpu_seconds(server.pid), time.monotonic()
         spy = None

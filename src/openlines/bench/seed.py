@@ -140,6 +140,16 @@ async def register_welcome_bot(client: httpx.AsyncClient, sink_url: str) -> int:
     return int(bot_id)
 
 
+async def point_bot_messages(base_url: str, bot_id: int, url: str) -> None:
+    """Send the welcome bot's ONIMBOTMESSAGEADD to ``url`` from now on (``imbot.update``)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, trust_env=False) as client:
+        await rest(
+            client,
+            "imbot.update",
+            {"BOT_ID": bot_id, "CLIENT_ID": CLIENT_ID, "FIELDS[EVENT_MESSAGE_ADD]": url},
+        )
+
+
 async def open_sessions(
     port: int, count: int, prefix: str, concurrency: int = 32
 ) -> list[tuple[int, str, str]]:

@@ -53,6 +53,14 @@ W4A = Workload(
     seed="pool",
     rate=500.0,
 )
+W4 = Workload(
+    "W4",
+    "customer message in → ONIMBOTMESSAGEADD at a local handler, end to end, open loop at 500 msg/s",
+    methods=("imbot.register", "imopenlines.config.update", "imbot.update"),
+    widget=True,
+    seed="pool",
+    rate=500.0,
+)
 W5 = Workload(
     "W5",
     f"batch of {BATCH_SIZE} transfers per request (same pool as W2)",
@@ -77,9 +85,9 @@ W3 = Workload(  # routing lane (issue 6); see docs/routing.md
     config=routing_config(),
 )
 
-ALL = [W0, W0S, W1, W2, W3, W4A, W5, SCALE]
+ALL = [W0, W0S, W1, W2, W3, W4A, W4, W5, SCALE]
 BY_NAME = {w.name.lower(): w for w in ALL}
-QUICK = ["W0", "W0s", "W1", "W2", "W4a", "W5"]
+QUICK = ["W0", "W0s", "W1", "W2", "W4a", "W4", "W5"]
 
 
 def plan_for(workload: Workload, seeded: Seeded | None, warmup: bool = False) -> Plan:
@@ -124,7 +132,7 @@ def plan_for(workload: Workload, seeded: Seeded | None, warmup: bool = False) ->
             per_request=BATCH_SIZE,
             expect='"result_error":[]',
         )
-    if workload.name == "W4a":
+    if workload.name in ("W4a", "W4"):
         visitors = seeded.warm_visitors if warmup else seeded.visitors
         return Plan(
             path=f"/widget/{seeded.line_id}/messages",

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import random
-import sys
 import time
 from collections import Counter
 
-import httpx
+import aiohttp
+import yarl
 
 from openlines import faults
 from openlines.config import DeliveryConfig
@@ -35,15 +34,11 @@ from openlines.services import Services
 
 log = logging.getLogger("openlines.delivery")
 
-if importlib.util.find_spec("sniffio") is None:
-    # httpcore tries "import sniffio" on every request; a failed import searches the whole path each
-    # time. Marking it absent makes that failure instant.
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-
 CLAIM_MARGIN = 10.0  # seconds a claim outlives the longest possible attempt
 PURGE_EVERY = 60.0  # real seconds between two purges of old deliveries
 ANSWER_LIMIT = 64 * 1024  # bytes of a handler's answer read before its connection is dropped
 MIN_IDLE = 0.02  # seconds: the shortest sleep between two passes that were not woken
+PASS_GAP = 0.005  # seconds: the shortest time between the starts of two passes
 
 
 class DeliveryWorker:
@@ -63,7 +58,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._per_target: Counter[str] = Counter()
-        self._client: httpx.AsyncClient | None = None
+        self._client: aiohttp.ClientSession | None = None
         self.sent = 0  # attempts made by this worker (for logs and tests)
         self.tokens = TokenMinter(services)
         self.health = HandlerHealth(self.config.concurrency)  # failing handlers get few slots
@@ -77,10 +72,14 @@ class DeliveryWorker:
         claims; a dead worker's claims lapse after ``lease`` seconds."""
         if self.services.store.dialect == "sqlite":
             await self.services.store.release_claims()
-        timeout = httpx.Timeout(self.config.read_timeout, connect=self.config.connect_timeout)
-        limits = httpx.Limits(max_connections=self.config.concurrency, max_keepalive_connections=32)
-        self._client = httpx.AsyncClient(
-            timeout=timeout, limits=limits, follow_redirects=False, trust_env=False
+        # aiohttp rather than httpx: about a tenth of the CPU per POST (measured 95 vs 920 µs on
+        # loopback), which is most of what a delivery costs the server.
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.config.connect_timeout, sock_read=self.config.read_timeout
+        )
+        connector = aiohttp.TCPConnector(limit=self.config.concurrency, limit_per_host=0)
+        self._client = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, trust_env=False, auto_decompress=False
         )
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="openlines-delivery")
@@ -105,7 +104,7 @@ class DeliveryWorker:
             if late:
                 await asyncio.wait(late, timeout=1.0)
         if self._client is not None:
-            await self._client.aclose()
+            await self._client.close()
             self._client = None
 
     def wake(self) -> None:
@@ -123,7 +122,15 @@ class DeliveryWorker:
     # --- the loop ----------------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last = 0.0
         while not self._stopping:
+            # Under load every new event and every finished delivery wakes the loop; a pass at most
+            # every PASS_GAP seconds takes them in groups (each pass walks the due rows once).
+            gap = last + PASS_GAP - loop.time()
+            if gap > 0:
+                await asyncio.sleep(gap)
+            last = loop.time()
             self._wake.clear()
             try:
                 await self.pump()
@@ -219,7 +226,7 @@ class DeliveryWorker:
                 status_code = await self._post(delivery.target, payload, headers)
                 if not 200 <= status_code < 300:
                     error = f"HTTP {status_code}"
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:  # no connection in time, or no answer within read_timeout
             error = f"timeout ({type(exc).__name__})"
         except Exception as exc:  # refused, reset, bad URL...: a failed attempt, never a stuck row
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -245,15 +252,18 @@ class DeliveryWorker:
     async def _post(self, url: str, payload: bytes, headers: dict[str, str]) -> int:
         """POST one delivery and answer the handler's HTTP status. The answer's body is not read."""
         assert self._client is not None
-        async with self._client.stream("POST", url, content=payload, headers=headers) as response:
+        # encoded=True: the URL goes out exactly as it was registered (no re-quoting of its query).
+        target = yarl.URL(url, encoded=True)
+        async with self._client.post(target, data=payload, headers=headers, allow_redirects=False) as response:
             # Read a short answer to the end so the connection is reused; a long one is cut off
             # (closing that connection) rather than held in memory.
             read = 0
-            async for chunk in response.aiter_raw():
+            while chunk := await response.content.read(ANSWER_LIMIT):
                 read += len(chunk)
                 if read > ANSWER_LIMIT:
+                    response.close()
                     break
-            return response.status_code
+            return response.status
 
     async def _resolve_owner(self, delivery: Delivery) -> bool:
         """Fill in the application_token and event_handler_id of a bot event on its first try.

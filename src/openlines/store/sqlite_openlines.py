@@ -73,7 +73,6 @@ _MESSAGE_COLS = _columns(Message)
 _SESSION_COLS = _columns(Session)
 _TRANSFER_COLS = _columns(Transfer)
 _DELIVERY_COLS = _columns(Delivery)
-_TARGET_AT = _DELIVERY_COLS.index("target")
 
 # The online and offline handlers a broadcast row is copied to: every app bound to the event, or only
 # the row's own app when it names one (parameters: event, app_id, app_id).
@@ -447,32 +446,38 @@ class SqliteOpenLines(SqliteBase):
         target gets more than ``per_target`` (0: no cap). One process owns a SQLite file, so the
         claim is a plain update; a PostgreSQL store does the same with ``FOR UPDATE SKIP LOCKED``.
         """
-        cols = ", ".join("o." + c for c in _DELIVERY_COLS)
         # Handlers already at their cap are left out here, so their backlog cannot fill the window
         # of rows looked at and hold back the events of other handlers.
         full = [target for target, count in (busy or {}).items() if per_target and count >= per_target]
         full_clause = f"AND o.target NOT IN ({', '.join('?' * len(full))}) " if full else ""
-        rows = self.db.execute(
+        candidates = self.db.execute(
             # Walk the pending rows in id order (index outbox_status) and stop at ``limit``: no sort of
-            # every pending row on each pass.
-            f"SELECT {cols} FROM outbox o INDEXED BY outbox_status WHERE o.status = 'pending' AND o.target != '' "
-            f"AND o.due <= ? AND o.claimed_until <= ? {full_clause}"
+            # every pending row on each pass. Only ids and targets: a backlog is walked on every pass,
+            # and reading its payloads too made the claim the worker's largest cost under load.
+            "SELECT o.id, o.target FROM outbox o INDEXED BY outbox_status WHERE o.status = 'pending' "
+            f"AND o.target != '' AND o.due <= ? AND o.claimed_until <= ? {full_clause}"
             "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
             "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ?",
             (now, now, *full, 4 * limit + len(skip)),
         ).fetchall()
         counts = dict(busy or {})
-        claimed: list[Delivery] = []
-        for row in rows:
-            if len(claimed) >= limit:
+        chosen: list[int] = []
+        for row_id, target in candidates:
+            if len(chosen) >= limit:
                 break
-            target = row[_TARGET_AT]
-            if row[0] in skip or (per_target and counts.get(target, 0) >= per_target):
+            if row_id in skip or (per_target and counts.get(target, 0) >= per_target):
                 continue
             counts[target] = counts.get(target, 0) + 1
-            delivery = self._delivery(row)  # decode the payload only of the rows taken
-            delivery.claimed_until = now + lease
-            claimed.append(delivery)
+            chosen.append(row_id)
+        claimed: list[Delivery] = []
+        if chosen:
+            cols = ", ".join(_DELIVERY_COLS)
+            marks = ", ".join("?" * len(chosen))
+            rows = self.db.execute(f"SELECT {cols} FROM outbox WHERE id IN ({marks}) ORDER BY id", chosen)
+            for row in rows.fetchall():
+                delivery = self._delivery(row)
+                delivery.claimed_until = now + lease
+                claimed.append(delivery)
         if claimed:  # no await since the SELECT: nothing else ran in between
             async with self.atomic():
                 self.db.executemany(
