@@ -43,10 +43,12 @@ application_token = "{APP_TOKEN}"
 """
 
 
-def start(folder: Path, database: str = "") -> ServerProcess:
+def start(folder: Path, database: str = "", read_timeout: float = 1.0) -> ServerProcess:
     """The demo portal with a fake clock, on SQLite (no ``database``) or on that PostgreSQL address."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "openlines.toml").write_text(CONFIG)
+    (folder / "openlines.toml").write_text(
+        CONFIG.replace("read_timeout = 1.0", f"read_timeout = {read_timeout}")
+    )
     args = ["--demo", "--fake-clock", "--config", str(folder / "openlines.toml")]
     return ServerProcess(folder, [*args, "--db", database] if database else args).start()
 
@@ -182,6 +184,34 @@ def sigkill_scenario(tmp_path: Path, handler: Handler, database: str) -> None:
         assert row["KEY"] == handler.of("survivor")[0].key
     finally:
         proc.stop()
+
+
+@pytest.mark.skipif(not PG_ADDRESS, reason="OPENLINES_TEST_PG is not set")
+def test_a_graceful_stop_hands_its_deliveries_to_another_server_at_once(
+    tmp_path: Path, handler: Handler
+) -> None:
+    """Two servers share PostgreSQL. One stops (SIGTERM) while its delivery hangs: it gives the claim
+    back, so the other sends the event without waiting for the lease. The shared clock is fake and
+    never moves here, so a claim left to lapse would hold the event for good."""
+    handler.plans = {"handover": ["hang", 200]}
+    with fresh_database("openlines_handover") as address:
+        first = start(tmp_path / "first", address, read_timeout=30)
+        second = None
+        try:
+            delivery_id = commit_event(address, "handover", handler.url())
+            handler.wait_for(1, "handover")  # on the wire at the first server, no answer yet
+            first.stop()  # SIGTERM: a graceful stop
+            second = start(tmp_path / "second", address, read_timeout=30)
+            handler.wait_for(2, "handover")
+            with second.client() as client:
+                row = wait_status(client, delivery_id, "delivered")
+            assert row["ATTEMPTS"] == 1  # the cut attempt was never counted as a failure
+            assert len({r.key for r in handler.of("handover")}) == 1
+        finally:
+            handler.release()
+            first.stop()
+            if second is not None:
+                second.stop()
 
 
 def test_app_binds_events_and_receives_broadcasts_signed(live: ServerProcess, handler: Handler) -> None:

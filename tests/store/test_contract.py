@@ -313,6 +313,11 @@ def test_outbox_claims_deliveries_and_bindings(store: Harness) -> None:
         assert [d.id for d in claimed] == [first, other]  # the second waits behind the first
         assert claimed[0].payload == {"n": 1} and claimed[0].claimed_until == 40.0
         assert await s.claim_due_events(20.0, 30.0, 10) == []  # claimed until 40
+        # A stopping worker gives back the claims it holds; a stale claim value changes nothing.
+        assert await s.unclaim({other: 39.0}) == 0
+        assert await s.unclaim({other: 40.0}) == 1
+        (again,) = await s.claim_due_events(20.0, 30.0, 10)
+        assert again.id == other and again.claimed_until == 50.0
         await s.mark_failed(first, 1, 50.0, "boom")
         retaken = await s.claim_due_events(60.0, 30.0, 10)
         assert [d.id for d in retaken] == [first, other]  # 'other' had its lease expire: taken over

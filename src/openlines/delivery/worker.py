@@ -57,6 +57,7 @@ class DeliveryWorker:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._claims: dict[int, float] = {}  # claimed_until of each delivery in flight
         self._per_target: Counter[str] = Counter()
         self._client: aiohttp.ClientSession | None = None
         self.sent = 0  # attempts made by this worker (for logs and tests)
@@ -87,8 +88,9 @@ class DeliveryWorker:
     async def stop(self, drain: float = 5.0) -> None:
         """Stop claiming; give in-flight deliveries up to ``drain`` seconds, then cancel them.
 
-        A cancelled delivery stays pending (its claim is released at the next start), so it is sent
-        again then: at least once, never lost.
+        A cancelled delivery stays pending and its claim is given back at once, so another server on
+        the same database (or this one's next start) sends it again without waiting for the lease
+        to lapse: at least once, never lost.
         """
         self._stopping = True
         self._wake.set()
@@ -99,10 +101,15 @@ class DeliveryWorker:
         pending = list(self._in_flight.values())
         if pending:
             _, late = await asyncio.wait(pending, timeout=drain)
+            cut = {d: until for d, until in self._claims.items() if self._in_flight.get(d) in late}
             for task in late:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=1.0)
+            if cut:
+                with contextlib.suppress(Exception):  # a database that is gone: the lease lapses instead
+                    async with self.services.store.atomic():
+                        await self.services.store.unclaim(cut)
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -171,6 +178,7 @@ class DeliveryWorker:
             self._per_target[delivery.target] += 1
             task = asyncio.create_task(self._deliver(delivery), name=f"openlines-delivery-{delivery.id}")
             self._in_flight[delivery.id] = task
+            self._claims[delivery.id] = delivery.claimed_until
             started += 1
         return started
 
@@ -196,6 +204,7 @@ class DeliveryWorker:
             log.exception("delivery %s failed unexpectedly", delivery.id)
         finally:
             self._in_flight.pop(delivery.id, None)
+            self._claims.pop(delivery.id, None)
             self._per_target[delivery.target] -= 1
             if self._per_target[delivery.target] <= 0:
                 del self._per_target[delivery.target]

@@ -504,6 +504,15 @@ class SqliteOpenLines(SqliteBase):
             )
         return cursor.rowcount
 
+    async def unclaim(self, claims: dict[int, float]) -> int:
+        """Give back claims this process holds (``{id: claimed_until}``): each row still pending under
+        that very claim becomes claimable now. A row claimed again since (another claim) is left."""
+        cursor = self.db.executemany(
+            "UPDATE outbox SET claimed_until = 0 WHERE id = ? AND status = 'pending' AND claimed_until = ?",
+            list(claims.items()),
+        )
+        return cursor.rowcount
+
     async def set_delivery_owner(
         self, delivery_id: int, app_id: str, app_token: str, handler_id: int
     ) -> None:

@@ -506,6 +506,17 @@ class PgOpenLines(PgBase):
         expire by their lease (SQLite, owned by one process, forgets them at start)."""
         return 0
 
+    async def unclaim(self, claims: dict[int, float]) -> int:
+        """Give back claims this worker holds (see the SQLite store)."""
+        changed = 0
+        for delivery_id, until in claims.items():
+            changed += await self.execute(
+                "UPDATE outbox SET claimed_until = 0 WHERE id = ? AND status = 'pending' AND claimed_until = ?",
+                delivery_id,
+                until,
+            )
+        return changed
+
     async def set_delivery_owner(
         self, delivery_id: int, app_id: str, app_token: str, handler_id: int
     ) -> None:
