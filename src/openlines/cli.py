@@ -27,7 +27,7 @@ from openlines.cli_support import (
     run,
     with_store_errors,
 )
-from openlines.config import VALID_SCOPES, Config, ConfigError
+from openlines.config import REDIS_SCHEMES, VALID_SCOPES, Config, ConfigError
 from openlines.delivery.commands import events_app
 from openlines.limits.settings import PRESETS
 
@@ -87,6 +87,10 @@ def serve(
         str | None,
         typer.Option("--limits", help="Emulate the cloud's limits: off, cloud or enterprise (default: off)."),
     ] = None,
+    redis: Annotated[
+        str | None,
+        typer.Option("--redis", help="Share the --limits request-rate buckets through Redis (redis://…)."),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -117,6 +121,10 @@ def serve(
     for value, name in ((server.port, "--port"), (server.http_port, "--http-port")):
         if not 0 <= value <= 65535:
             fail(f"{name} must be between 0 and 65535", 2)
+    if redis is not None:
+        if not redis.startswith(REDIS_SCHEMES):
+            fail(f"--redis must start with one of {', '.join(REDIS_SCHEMES)}", 2)
+        server.redis = redis
     if limits is not None:  # drop-in lane
         if limits.lower() not in PRESETS:
             fail(f"--limits must be one of {', '.join(PRESETS)}", 2)
@@ -173,11 +181,10 @@ async def _serve(cfg: Config, fake_clock: bool, sockets: tuple[Any, Any] | None 
         _banner(cfg, services, ca_path, plain_socket)
     ssl = (server.tls_cert, server.tls_key) if server.tls_cert else None
     asgi = build_app(services)
-    if services.clock.fake and services.store.dialect == "postgresql":  # one fake clock for all workers
-        from openlines.workers import adopt_clock, shared_clock
+    if services.store.dialect == "postgresql" or cfg.server.redis:  # state every worker must share
+        from openlines.workers import share_state
 
-        await adopt_clock(services)
-        asgi = shared_clock(asgi, services)
+        asgi = await share_state(asgi, services)
     await httpserver.serve(asgi, main_socket, access_log=server.access_log, ssl=ssl, plain=plain_socket)
 
 

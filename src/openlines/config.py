@@ -41,6 +41,9 @@ class ConfigError(Exception):
         super().__init__("\n".join(f"{source}: {p}" for p in problems))
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
 @dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
@@ -62,6 +65,7 @@ class ServerConfig:
     http_port: int = 0
     data_dir: str = ""  # where --tls keeps its CA; default: next to the database
     routing: bool = True  # distribute queued sessions and run the routing timers (docs/routing.md); false: a queue hand-over stays with the queue
+    redis: str = ""  # redis://host:port/db: share the [limits] request-rate buckets through Redis
     operator_idle_timeout: int = 0  # routing lane: seconds without a status report before an online operator counts as idle (0 = never)
 
 
@@ -262,6 +266,8 @@ def _server(raw: dict[str, Any], problems: list[str]) -> ServerConfig:
         problems.append('server.sqlite_synchronous: must be "normal" or "full"')
     if bool(server.tls_cert) != bool(server.tls_key):
         problems.append("server.tls_cert and server.tls_key: give both or neither")
+    if server.redis and not server.redis.startswith(REDIS_SCHEMES):
+        problems.append(f"server.redis: must start with one of {', '.join(REDIS_SCHEMES)}")
     try:
         from openlines.clock import parse_offset
 

@@ -5,9 +5,12 @@ secret, the configuration: so workers starting together never race to create the
 workers that share the sockets; the kernel hands each connection to one of them. A worker that dies
 is started again. Only with PostgreSQL: a SQLite file has one writer and is owned by one process.
 
-No state that matters lives in a worker. The fake clock is the one exception made to work: its time
-is kept in the database (``meta.fake_clock_now``) and every request reads it first, and publishes it
-when the request moved the clock (``openlines.clock.advance`` on any worker moves it for all).
+No state that matters lives in a worker. What a test sets up is shared through the database
+(:func:`share_state`): the fake clock (``meta.fake_clock_now``: every request reads it first, a
+request that moved it publishes it), the fault rules and the request-rate buckets of ``[limits]``
+(or Redis for those, with ``--redis``). A listener connection per worker (``LISTEN openlines``) hears
+at once when another worker moved the clock or changed the rules, so even an idle worker's timers and
+retries follow the clock.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from openlines.store.base import StoreUnavailable
 log = logging.getLogger("openlines.workers")
 
 CLOCK_KEY = "fake_clock_now"
+CLOCK_KIND = "clock"  # the listener notification of a moved fake clock
 PUBLISH = (
     "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
     "WHERE meta.value::float8 < excluded.value::float8"
@@ -78,6 +82,7 @@ def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
     fake: FakeClock = clock
     store = services.store
     from openlines.store.postgres.base import PgBase  # asyncpg: an optional dependency
+    from openlines.store.postgres.listener import notify
 
     assert isinstance(store, PgBase)  # installed for PostgreSQL only
 
@@ -95,11 +100,68 @@ def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
         await app(scope, receive, send)
         if fake.now() != before:
             try:  # forward only too, so a slower request can never publish an older time
-                await store.execute(PUBLISH, CLOCK_KEY, repr(fake.now()))
+                async with store.atomic():
+                    await store.execute(PUBLISH, CLOCK_KEY, repr(fake.now()))
+                    await notify(store, CLOCK_KIND, repr(fake.now()))
             except StoreUnavailable:
                 log.warning("the fake clock moved but could not be shared: the database is unavailable")
 
     return wrapped
+
+
+async def clock_moved(services: Services, value: str | None) -> None:
+    """A listener callback: another worker moved the shared fake clock (``value`` is the new time;
+    None after a reconnection: read it). Move ours and run what became due, as an advance would."""
+    from openlines.methods.openlines_clock import ON_CLOCK_ADVANCED
+
+    clock = services.clock
+    if not isinstance(clock, FakeClock):
+        return
+    stored = value or await services.store.get_meta(CLOCK_KEY)
+    if not stored or float(stored) <= clock.now():
+        return
+    clock.set(float(stored))
+    hook = services.extras.get(ON_CLOCK_ADVANCED)
+    if hook is not None:
+        await hook(clock.now())
+
+
+async def share_state(app: ASGIApp, services: Services) -> ASGIApp:
+    """Share what must be shared between workers (see the module's text) and return the app to serve.
+    On PostgreSQL: the fault rules, the rate buckets unless ``[server] redis`` holds them, and the
+    fake clock; a listener connection keeps each worker's copy current."""
+    from openlines.faults import FAULTS
+    from openlines.limits import LIMITS
+    from openlines.limits.guard import Limits
+    from openlines.limits.shared import PostgresBuckets, RedisBuckets
+
+    store = services.store
+    limits: Limits | None = services.extras.get(LIMITS)
+    rate = limits.rate if limits is not None else None
+    if limits is not None and rate is not None and services.config.server.redis:
+        shared_rate = RedisBuckets(services.config.server.redis, rate.drain, rate.burst)
+        limits.rate = shared_rate
+        services.shutdown.append(shared_rate.close)
+    if store.dialect != "postgresql":
+        return app
+    from openlines.faults.shared import KIND as FAULTS_KIND
+    from openlines.faults.shared import SharedFaults
+    from openlines.store.postgres.listener import Listener
+
+    listener = Listener(getattr(store, "dsn"))  # noqa: B009
+    faults = SharedFaults(store)
+    await faults.reload()
+    services.extras[FAULTS] = faults
+    listener.on(FAULTS_KIND, faults.changed)
+    if limits is not None and rate is not None and not services.config.server.redis:
+        limits.rate = PostgresBuckets(store, rate.drain, rate.burst)
+    if isinstance(services.clock, FakeClock):
+        await adopt_clock(services)
+        listener.on(CLOCK_KIND, lambda value: clock_moved(services, value))
+        app = shared_clock(app, services)
+    services.startup.append(listener.start)
+    services.shutdown.append(listener.stop)  # shutdown runs in reverse: the listener stops first
+    return app
 
 
 # --- the supervisor -------------------------------------------------------------------------------------
@@ -214,4 +276,13 @@ def serve_workers(
         plain_socket.close()
 
 
-__all__ = ["CLOCK_KEY", "WorkersRefused", "adopt_clock", "check", "serve_workers", "shared_clock"]
+__all__ = [
+    "CLOCK_KEY",
+    "WorkersRefused",
+    "adopt_clock",
+    "check",
+    "clock_moved",
+    "serve_workers",
+    "share_state",
+    "shared_clock",
+]

@@ -48,7 +48,7 @@ async def _delay(services: Services, seconds: float, sleep: bool = False) -> Non
 
 async def before_rest_call(services: Services, faults: FaultBook, method: str) -> None:
     """Apply the fault that fires for this REST call, if any: wait, then fail if it says so."""
-    fault = faults.pick(REST, method.lower())
+    fault = await faults.take(REST, method.lower())
     if fault is None:
         return
     if fault.delay:
@@ -62,7 +62,7 @@ async def delivery_error(services: Services, event: str, url: str) -> str:
     faults: FaultBook | None = services.extras.get(FAULTS)
     if faults is None:
         return ""
-    fault = faults.pick(DELIVERY, event.lower(), url)
+    fault = await faults.take(DELIVERY, event.lower(), url)
     if fault is None:
         return ""
     if fault.delay:

@@ -1,9 +1,10 @@
 """The faults a test asked for, and the choice of which one hits a call or a delivery.
 
 A fault matches a REST method (``TARGET=rest``) or an event name (``TARGET=delivery``), or every one
-(``*``). It fires ``COUNT`` times, or on each match with ``PROBABILITY``. The book lives in memory (per
-server process) and is created by the first ``openlines.fault.add``, so a server without faults pays a
-single dictionary lookup per call.
+(``*``). It fires ``COUNT`` times, or on each match with ``PROBABILITY``. On SQLite the book lives in
+memory (one server process) and is created by the first ``openlines.fault.add``, so a server without
+faults pays a single dictionary lookup per call; workers sharing PostgreSQL share their rules
+(:mod:`openlines.faults.shared`). Both offer the async ``arm`` / ``take`` / ``disarm`` / ``armed``.
 """
 
 from __future__ import annotations
@@ -87,6 +88,20 @@ class FaultBook:
                     self.faults.remove(fault)
             return fault
         return None
+
+    # The interface the REST methods and the call paths use (the shared book does I/O behind it).
+
+    async def arm(self, fault: Fault) -> Fault:
+        return self.add(fault)
+
+    async def take(self, target: str, name: str, url: str = "") -> Fault | None:
+        return self.pick(target, name, url)
+
+    async def disarm(self, fault_id: int | None = None, target: str | None = None) -> int:
+        return self.clear(fault_id, target)
+
+    async def armed(self) -> list[Fault]:
+        return list(self.faults)
 
     def clear(self, fault_id: int | None = None, target: str | None = None) -> int:
         keep = [

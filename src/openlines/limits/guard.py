@@ -3,13 +3,15 @@ operating time (per method and webhook/app; the batch itself is not counted, eac
 
 ``protocol/rest.py`` calls :meth:`Limits.before_call` / :meth:`Limits.after_call` around a direct call;
 ``methods/invoke.py`` calls :meth:`Limits.check_sub_call` / :meth:`Limits.record_sub_call` around each
-batch sub-call. State is in memory: with several worker processes each keeps its own counters.
+batch sub-call. The rate buckets are in memory on SQLite, and shared by all workers on PostgreSQL
+(or in Redis with ``--redis``, see :mod:`openlines.limits.shared`); the operating-time meter is kept
+per process.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from openlines.auth.caller import Caller
 from openlines.clock import Clock
@@ -29,13 +31,22 @@ NOT_METERED = "batch"
 OWN_PREFIX = "openlines."
 
 
+class Buckets(Protocol):
+    drain: float
+    burst: float
+
+    async def admit(self, key: str, now: float) -> bool: ...
+
+
 class Limits:
     def __init__(self, config: LimitsConfig, clock: Clock, trust_forwarded: bool = False) -> None:
         self.config = config
         self.clock = clock
         self.trust_forwarded = trust_forwarded  # behind the user's own proxy: count the real client
         drain, burst = config.value("rate_drain"), config.value("rate_burst")
-        self.rate = LeakyBuckets(drain, burst) if config.rate_on and drain is not None and burst else None
+        self.rate: Buckets | None = (
+            LeakyBuckets(drain, burst) if config.rate_on and drain is not None and burst else None
+        )
         limit = config.value("operating_limit")
         self.meter = (
             OperatingMeter(limit, config.operating_min, config.operating_bucket, config.operating_buckets)
@@ -68,8 +79,9 @@ class Limits:
         if method.name.startswith(OWN_PREFIX):
             return
         if self.rate is not None:
-            drained_at = time.monotonic() if self.config.rate_clock == "real" else self.clock.now()
-            if not self.rate.take(self.rate_key(caller, scope), drained_at):
+            # Wall time, not monotonic: buckets shared by workers on several machines need one clock.
+            drained_at = time.time() if self.config.rate_clock == "real" else self.clock.now()
+            if not await self.rate.admit(self.rate_key(caller, scope), drained_at):
                 raise errors.query_limit_exceeded()
         self.check_sub_call(method, caller)
 

@@ -29,6 +29,10 @@ class LeakyBuckets:
             self._forget_empty(now)
         return True
 
+    async def admit(self, key: str, now: float) -> bool:
+        """:meth:`take` behind the interface the shared buckets offer (:mod:`openlines.limits.shared`)."""
+        return self.take(key, now)
+
     def _forget_empty(self, now: float) -> None:
         for key in [k for k in self._levels if self.level(k, now) == 0.0]:
             del self._levels[key]

@@ -105,13 +105,13 @@ def register(registry: Registry) -> None:
     async def fault_add(call: Call) -> dict[str, Any]:
         book = faults.book(call.services)
         fault = _fault(call)
-        if len(book.faults) >= MAX_FAULTS:
+        if len(await book.armed()) >= MAX_FAULTS:
             raise errors.argument_error(
                 "METHOD", f"At most {MAX_FAULTS} faults can be armed; clear some first"
             )
         if call.has("SEED"):
             book.rng = random.Random(php.php_int(call.get("SEED")))
-        return book.add(fault).summary()
+        return (await book.arm(fault)).summary()
 
     @registry.method(
         "openlines.fault.list",
@@ -122,7 +122,7 @@ def register(registry: Registry) -> None:
     )
     async def fault_list(call: Call) -> ListPage:
         book = call.services.extras.get(faults.FAULTS)
-        items = [f.summary() for f in book.faults] if book is not None else []
+        items = [f.summary() for f in await book.armed()] if book is not None else []
         return ListPage(items, total=len(items))
 
     @registry.method(
@@ -139,4 +139,4 @@ def register(registry: Registry) -> None:
         if target is not None and target not in TARGETS:
             raise errors.argument_error("TARGET", f"TARGET must be one of: {', '.join(TARGETS)}")
         fault_id = php.php_int(call.get("ID")) if call.has("ID") else None
-        return book.clear(fault_id, target) if book is not None else 0
+        return await book.disarm(fault_id, target) if book is not None else 0

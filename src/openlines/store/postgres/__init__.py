@@ -8,10 +8,13 @@ from openlines.store.postgres.connectors import PgConnectors  # connectors lane
 from openlines.store.postgres.openlines import PgOpenLines
 from openlines.store.postgres.platform import PgPlatform
 from openlines.store.postgres.routing import PgRouting
+from openlines.store.postgres.shared import PgShared
 from openlines.store.postgres.transfers import PgTransfers
 
 
-class PostgresStore(PgPlatform, PgOpenLines, PgBotsAndDialogs, PgTransfers, PgRouting, PgConnectors):
+class PostgresStore(
+    PgPlatform, PgOpenLines, PgBotsAndDialogs, PgTransfers, PgRouting, PgConnectors, PgShared
+):
     """Platform and Open Lines repositories on one asyncpg pool, shared by every worker process."""
 
 

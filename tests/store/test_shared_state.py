@@ -1,0 +1,194 @@
+"""What two servers on one PostgreSQL database share while a bot is tested, over real processes: the
+request-rate bucket of ``[limits]`` (in PostgreSQL, or in Redis with ``--redis``), fault rules whose
+COUNT is spent across both, and a fake clock whose moves reach the other server's retries and timers
+without any request to it. The two servers stand for workers on two machines: each test talks to each
+one on purpose."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import DEMO_HOOK
+from tests.delivery.handler import Handler
+from tests.store.pg import PG_ADDRESS, fresh_database
+from tests.store.pg_server import PgServerProcess
+
+pytestmark = pytest.mark.skipif(not PG_ADDRESS, reason="OPENLINES_TEST_PG is not set")
+
+BURST = 6
+CONFIG = f"""
+[limits]
+rate_drain = 1.0
+rate_burst = {BURST}
+
+[delivery]
+first_retry = 60.0
+jitter = 0.0
+poll_interval = 0.05
+"""
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def pair(
+    folder: Path, address: str, *extra: str, first_delivers: bool = True
+) -> tuple[PgServerProcess, PgServerProcess]:
+    """Two servers on one database; the first one's delivery worker can be left off."""
+    servers = []
+    for name, delivers in (("a", first_delivers), ("b", True)):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        config = folder / name / "openlines.toml"
+        config.write_text(CONFIG.replace("[delivery]", f"[delivery]\nenabled = {str(delivers).lower()}"))
+        args = ["--demo", "--fake-clock", "--config", str(config), *extra]
+        try:
+            servers.append(PgServerProcess(folder / name, args, address=address).start())
+        except BaseException:
+            for started in servers:
+                started.stop()
+            raise
+    return servers[0], servers[1]
+
+
+@pytest.fixture()
+def servers(tmp_path: Path) -> Iterator[tuple[PgServerProcess, PgServerProcess]]:
+    with fresh_database("openlines_shared") as address:
+        first, second = pair(tmp_path, address)
+        try:
+            yield first, second
+        finally:
+            first.stop()
+            second.stop()
+
+
+def rest(server: PgServerProcess, method: str, **params: Any) -> httpx.Response:
+    with server.client() as client:
+        return client.post(f"{DEMO_HOOK}{method}", json=params)
+
+
+def burst_then_drain(first: PgServerProcess, second: PgServerProcess) -> None:
+    """BURST requests in all get in, alternating between the servers; the next is refused on either;
+    a fake-clock second later (one drained) one more gets in."""
+    answers = [rest((first, second)[i % 2], "server.time").status_code for i in range(BURST)]
+    assert answers == [200] * BURST
+    for server in (first, second):
+        refused = rest(server, "server.time")
+        assert refused.status_code == 503 and refused.json()["error"] == "QUERY_LIMIT_EXCEEDED"
+    assert rest(first, "openlines.clock.advance", SECONDS=1).status_code == 200
+    assert rest(second, "server.time").status_code == 200
+    assert rest(first, "server.time").status_code == 503
+
+
+def test_the_rate_bucket_is_shared_through_postgresql(
+    servers: tuple[PgServerProcess, PgServerProcess],
+) -> None:
+    burst_then_drain(*servers)
+
+
+def test_the_rate_bucket_is_shared_through_redis(tmp_path: Path) -> None:
+    redis = pytest.importorskip("redis")
+    database = 1 + secrets.randbelow(15)  # a database of its own: parallel runs do not meet
+    url = f"redis://127.0.0.1:6379/{database}"
+    with fresh_database("openlines_redis") as address:
+        first, second = pair(tmp_path, address, "--redis", url)
+        try:
+            burst_then_drain(first, second)
+            keys = redis.Redis.from_url(url).keys("openlines:rate:*")
+            assert len(keys) == 1  # the one client, counted in Redis
+        finally:
+            first.stop()
+            second.stop()
+            redis.Redis.from_url(url).flushdb()
+
+
+def test_a_bad_redis_address_is_refused_and_a_dead_redis_answers_503(tmp_path: Path) -> None:
+    from tests.conftest import free_port, run_cli
+
+    bad = run_cli("serve", "--demo", "--redis", "http://x", "--db", str(tmp_path / "x.db"))
+    assert bad.returncode == 2 and "--redis must start with" in bad.stderr
+    with fresh_database("openlines_noredis") as address:
+        first, second = pair(tmp_path, address, "--redis", f"redis://127.0.0.1:{free_port()}/0")
+        try:
+            answer = rest(first, "server.time")
+            assert answer.status_code == 503 and answer.json()["error"] == "SERVICE_UNAVAILABLE"
+            assert "Redis is unavailable" in answer.json()["error_description"]
+            assert (
+                rest(second, "openlines.clock.get").status_code == 200
+            )  # the control panel is never limited
+        finally:
+            first.stop()
+            second.stop()
+
+
+def test_a_counted_fault_fires_count_times_across_both_servers(
+    servers: tuple[PgServerProcess, PgServerProcess],
+) -> None:
+    first, second = servers
+    added = rest(first, "openlines.fault.add", METHOD="user.current", ERROR="INTERNAL_SERVER_ERROR", COUNT=3)
+    assert added.status_code == 200, added.text
+    # Added through the first server, hit through the second first: three hits in all, then none.
+    order = [second, second, first, second, first, second]
+    statuses = [rest(server, "user.current").status_code for server in order]
+    assert statuses == [500, 500, 500, 200, 200, 200], statuses
+    for server in servers:  # spent: gone from both
+        assert rest(server, "openlines.fault.list").json()["result"] == []
+
+    rest(second, "openlines.fault.add", METHOD="user.current", ERROR="INTERNAL_SERVER_ERROR", PROBABILITY=1)
+    listed = rest(first, "openlines.fault.list").json()["result"]
+    assert [f["METHOD"] for f in listed] == ["user.current"]
+    assert rest(first, "openlines.fault.clear").json()["result"] == 1
+    rest(first, "openlines.clock.advance", SECONDS=10)
+    assert rest(second, "user.current").status_code == 200  # cleared on one server: gone on both
+
+
+@pytest.fixture()
+def quiet_first(tmp_path: Path) -> Iterator[tuple[PgServerProcess, PgServerProcess]]:
+    """Two servers of which only the second delivers events."""
+    with fresh_database("openlines_idle") as address:
+        first, second = pair(tmp_path, address, first_delivers=False)
+        try:
+            yield first, second
+        finally:
+            first.stop()
+            second.stop()
+
+
+def test_an_idle_server_follows_a_clock_move_made_elsewhere(
+    quiet_first: tuple[PgServerProcess, PgServerProcess], handler: Handler
+) -> None:
+    """A delivery fails and waits 60 s of fake time for its retry; only the second server delivers.
+    The clock is moved through the first server only: the second, which serves no request meanwhile,
+    hears of the move and sends the retry."""
+    first, second = quiet_first
+    handler.plans = {"ONIMBOTJOINCHAT": [500, 200]}
+    registered = rest(
+        second,
+        "imbot.register",
+        CODE="idle_bot",
+        TYPE="O",
+        OPENLINE="Y",
+        EVENT_HANDLER=handler.url("/bot.php"),
+        CLIENT_ID="idle-bot",
+        PROPERTIES={"NAME": "Idle"},
+    )
+    bot_id = registered.json()["result"]
+    settings = {"WELCOME_BOT_ENABLE": "Y", "WELCOME_BOT_ID": bot_id, "WELCOME_BOT_JOIN": "always"}
+    assert rest(second, "imopenlines.config.update", CONFIG_ID=1, PARAMS=settings).status_code == 200
+    with second.client() as client:
+        visitor = client.post("/widget/1/messages", json={"visitor": "idle-visitor", "text": "hi"})
+    assert visitor.status_code == 200, visitor.text
+    handler.wait_for(1, "ONIMBOTJOINCHAT", answered=True)  # failed once: due again in 60 s of fake time
+    assert rest(first, "openlines.clock.advance", SECONDS=120).status_code == 200
+    joins = handler.wait_for(2, "ONIMBOTJOINCHAT", answered=True)
+    assert joins[0].key == joins[1].key  # the same event, tried again
+
+
+@pytest.fixture()
+def handler() -> Iterator[Handler]:
+    h = Handler().start()
+    yield h
+    h.stop()
