@@ -133,7 +133,7 @@ class Portal:
         async def work() -> None:
             async with self.store.atomic():
                 await self.store.bind_event(Binding(0, "local.demo.app", event, "http://127.0.0.1:9/app"))
-            bindings_changed(self.services)
+            await bindings_changed(self.services)
 
         self.run(work)
 

@@ -35,6 +35,7 @@ log = logging.getLogger("openlines.workers")
 
 CLOCK_KEY = "fake_clock_now"
 CLOCK_KIND = "clock"  # the listener notification of a moved fake clock
+BINDINGS_KIND = "bindings"  # an app bound or unbound an event
 PUBLISH = (
     "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
     "WHERE meta.value::float8 < excluded.value::float8"
@@ -126,10 +127,24 @@ async def clock_moved(services: Services, value: str | None) -> None:
         await hook(clock.now())
 
 
+async def _forget_bindings(services: Services) -> None:
+    from openlines.engine.events import forget_bindings
+
+    forget_bindings(services)
+
+
+async def _publish(store: Any, kind: str) -> None:
+    from openlines.store.postgres.listener import notify
+
+    with contextlib.suppress(StoreUnavailable):  # the other workers then see it within a second
+        await notify(store, kind)
+
+
 async def share_state(app: ASGIApp, services: Services) -> ASGIApp:
     """Share what must be shared between workers (see the module's text) and return the app to serve.
     On PostgreSQL: the fault rules, the rate buckets unless ``[server] redis`` holds them, and the
     fake clock; a listener connection keeps each worker's copy current."""
+    from openlines.engine.events import PUBLISH_BINDINGS
     from openlines.faults import FAULTS
     from openlines.limits import LIMITS
     from openlines.limits.guard import Limits
@@ -155,6 +170,8 @@ async def share_state(app: ASGIApp, services: Services) -> ASGIApp:
     listener.on(FAULTS_KIND, faults.changed)
     if limits is not None and rate is not None and not services.config.server.redis:
         limits.rate = PostgresBuckets(store, rate.drain, rate.burst)
+    listener.on(BINDINGS_KIND, lambda _value: _forget_bindings(services))
+    services.extras[PUBLISH_BINDINGS] = lambda: _publish(store, BINDINGS_KIND)
     if isinstance(services.clock, FakeClock):
         await adopt_clock(services)
         listener.on(CLOCK_KIND, lambda value: clock_moved(services, value))

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import DEMO_HOOK
+from tests.conftest import DEMO_HOOK, oauth_tokens
 from tests.delivery.handler import Handler
 from tests.store.pg import PG_ADDRESS, fresh_database
 from tests.store.pg_server import PgServerProcess
@@ -192,3 +192,29 @@ def handler() -> Iterator[Handler]:
     h = Handler().start()
     yield h
     h.stop()
+
+
+def test_a_binding_made_on_one_server_applies_on_the_other_at_once(
+    servers: tuple[PgServerProcess, PgServerProcess], handler: Handler
+) -> None:
+    """The second server has just looked up who is bound (nobody); the app binds OnSessionStart
+    through the first; the next session the second opens already goes to the app."""
+    first, second = servers
+
+    def visitor_writes(name: str) -> None:
+        with second.client() as client:
+            assert (
+                client.post("/widget/1/messages", json={"visitor": name, "text": "hello"}).status_code == 200
+            )
+
+    visitor_writes("before-binding")  # the second server now holds a fresh view: nothing bound
+    with first.client() as client:
+        token = oauth_tokens(client)["access_token"]
+        bound = client.post(
+            "/rest/event.bind.json",
+            json={"auth": token, "event": "OnSessionStart", "handler": handler.url("/s")},
+        )
+    assert bound.status_code == 200 and bound.json()["result"] is True, bound.text
+    visitor_writes("after-binding")
+    (start,) = handler.wait_for(1, "ONSESSIONSTART")
+    assert start.fields["data[DATA][0][connector][connector_id]"] == "livechat"

@@ -30,7 +30,7 @@ async def bind_install_handler(services: Services, app: App, handler: str) -> No
     if handler:
         now = services.clock.now()
         await services.store.bind_event(Binding(0, app.client_id, INSTALL_EVENT, handler, created=now))
-        bindings_changed(services)
+        await bindings_changed(services)
 
 
 async def installed(services: Services, app: App) -> bool:

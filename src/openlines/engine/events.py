@@ -74,7 +74,7 @@ async def is_bound(services: Services, name: str, app_id: str = "") -> bool:
     """Whether any app (``app_id`` when given) has bound ``name``. Producers ask on every message, and
     bindings change rarely, so the answer comes from a view read at most once per ``BOUND_TTL``: a
     binding made in this process counts at once (:func:`bindings_changed`), one made through another
-    worker within a second."""
+    worker as soon as its notice arrives (within a second at worst)."""
     view: BoundView | None = services.extras.get(_BOUND)
     now = time.monotonic()
     if view is None or now - view.read > BOUND_TTL:
@@ -85,8 +85,20 @@ async def is_bound(services: Services, name: str, app_id: str = "") -> bool:
     return (name, app_id) in view.pairs if app_id else name in view.events
 
 
-def bindings_changed(services: Services) -> None:
-    """This process bound or unbound an event: read the bindings again on the next question."""
+PUBLISH_BINDINGS = "publish_bindings"  # services.extras: async () -> None, tells the other workers
+
+
+async def bindings_changed(services: Services) -> None:
+    """This process bound or unbound an event: read the bindings again on the next question, and
+    tell the other workers sharing the database (when there are any) to do the same."""
+    forget_bindings(services)
+    publish = services.extras.get(PUBLISH_BINDINGS)
+    if publish is not None:
+        await publish()
+
+
+def forget_bindings(services: Services) -> None:
+    """Drop this process's view of the bindings (read again on the next question)."""
     services.extras.pop(_BOUND, None)
 
 

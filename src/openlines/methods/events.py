@@ -127,7 +127,7 @@ def register(registry: Registry) -> None:
         )
         async with services.store.atomic():
             made = await services.store.bind_event(binding)
-        bindings_changed(services)
+        await bindings_changed(services)
         if made is None:
             raise already_bound()
         return True
@@ -151,7 +151,7 @@ def register(registry: Registry) -> None:
         auth_type = call.int("AUTH_TYPE") if call.has("AUTH_TYPE") else None
         async with call.services.store.atomic():
             count = await call.services.store.unbind_event(_app_id(call), event, handler, auth_type, offline)
-        bindings_changed(call.services)
+        await bindings_changed(call.services)
         return {"count": count}
 
     @registry.method(
