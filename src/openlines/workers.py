@@ -15,6 +15,7 @@ retries follow the clock.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -36,6 +37,7 @@ log = logging.getLogger("openlines.workers")
 CLOCK_KEY = "fake_clock_now"
 CLOCK_KIND = "clock"  # the listener notification of a moved fake clock
 BINDINGS_KIND = "bindings"  # an app bound or unbound an event
+CLOCK_LOCK = "clock_catch_up_lock"  # services.extras: one catch-up after a clock notice at a time
 PUBLISH = (
     "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value "
     "WHERE meta.value::float8 < excluded.value::float8"
@@ -118,13 +120,17 @@ async def clock_moved(services: Services, value: str | None) -> None:
     clock = services.clock
     if not isinstance(clock, FakeClock):
         return
-    stored = value or await services.store.get_meta(CLOCK_KEY)
-    if not stored or float(stored) <= clock.now():
-        return
-    clock.set(float(stored))
-    hook = services.extras.get(ON_CLOCK_ADVANCED)
-    if hook is not None:
-        await hook(clock.now())
+    # One catch-up at a time: a catch-up sets the clock to each timer's due time while it runs, so a
+    # second notice must wait for it rather than compare against that earlier time.
+    lock: asyncio.Lock = services.extras.setdefault(CLOCK_LOCK, asyncio.Lock())
+    async with lock:
+        stored = value or await services.store.get_meta(CLOCK_KEY)
+        if not stored or float(stored) <= clock.now():
+            return
+        clock.set(float(stored))
+        hook = services.extras.get(ON_CLOCK_ADVANCED)
+        if hook is not None:
+            await hook(clock.now())
 
 
 async def _forget_bindings(services: Services) -> None:

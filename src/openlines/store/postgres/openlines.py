@@ -508,14 +508,12 @@ class PgOpenLines(PgBase):
 
     async def unclaim(self, claims: dict[int, float]) -> int:
         """Give back claims this worker holds (see the SQLite store)."""
-        changed = 0
-        for delivery_id, until in claims.items():
-            changed += await self.execute(
-                "UPDATE outbox SET claimed_until = 0 WHERE id = ? AND status = 'pending' AND claimed_until = ?",
-                delivery_id,
-                until,
-            )
-        return changed
+        return await self.execute(
+            "UPDATE outbox o SET claimed_until = 0 FROM unnest(?::bigint[], ?::float8[]) AS c(id, until) "
+            "WHERE o.id = c.id AND o.status = 'pending' AND o.claimed_until = c.until",
+            list(claims),
+            list(claims.values()),
+        )
 
     async def set_delivery_owner(
         self, delivery_id: int, app_id: str, app_token: str, handler_id: int
