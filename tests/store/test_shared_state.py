@@ -7,6 +7,7 @@ one on purpose."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,16 @@ REDIS = "redis://127.0.0.1:6379/0"
 def pair(
     folder: Path, address: str, *extra: str, first_delivers: bool = True
 ) -> tuple[PgServerProcess, PgServerProcess]:
-    """Two servers on one database; the first one's delivery worker can be left off."""
+    """Two servers on one database. ``first_delivers=False`` leaves the first one's delivery worker
+    and timers (routing) off, so that only the second sends events and fires timers."""
     servers = []
     for name, delivers in (("a", first_delivers), ("b", True)):
         (folder / name).mkdir(parents=True, exist_ok=True)
         config = folder / name / "openlines.toml"
-        config.write_text(CONFIG.replace("[delivery]", f"[delivery]\nenabled = {str(delivers).lower()}"))
+        text = CONFIG.replace("[delivery]", f"[delivery]\nenabled = {str(delivers).lower()}")
+        if not delivers:
+            text = "[server]\nrouting = false\n\n" + text
+        config.write_text(text)
         args = ["--demo", "--fake-clock", "--config", str(config), *extra]
         try:
             servers.append(PgServerProcess(folder / name, args, address=address).start())
@@ -147,7 +152,7 @@ def test_a_counted_fault_fires_count_times_across_both_servers(
 
 @pytest.fixture()
 def quiet_first(tmp_path: Path) -> Iterator[tuple[PgServerProcess, PgServerProcess]]:
-    """Two servers of which only the second delivers events."""
+    """Two servers of which only the second delivers events and fires timers."""
     with fresh_database("openlines_idle") as address:
         first, second = pair(tmp_path, address, first_delivers=False)
         try:
@@ -185,6 +190,44 @@ def test_an_idle_server_follows_a_clock_move_made_elsewhere(
     assert rest(first, "openlines.clock.advance", SECONDS=120).status_code == 200
     joins = handler.wait_for(2, "ONIMBOTJOINCHAT", answered=True)
     assert joins[0].key == joins[1].key  # the same event, tried again
+
+
+def test_an_idle_server_fires_the_timers_of_a_clock_move_made_elsewhere(
+    quiet_first: tuple[PgServerProcess, PgServerProcess], handler: Handler
+) -> None:
+    """The welcome bot has 60 s; only the second server runs timers, and the clock is moved through
+    the first: the second hands the dialogue to the queue without a request of its own."""
+    first, second = quiet_first
+    bot = rest(
+        second,
+        "imbot.register",
+        CODE="slow_bot",
+        TYPE="O",
+        OPENLINE="Y",
+        EVENT_HANDLER=handler.url("/slow.php"),
+        CLIENT_ID="slow-bot",
+        PROPERTIES={"NAME": "Slow"},
+    ).json()["result"]
+    settings = {
+        "WELCOME_BOT_ENABLE": "Y",
+        "WELCOME_BOT_ID": bot,
+        "WELCOME_BOT_JOIN": "always",
+        "WELCOME_BOT_TIME": 60,
+    }
+    assert rest(second, "imopenlines.config.update", CONFIG_ID=1, PARAMS=settings).status_code == 200
+    with second.client() as client:
+        chat = client.post("/widget/1/messages", json={"visitor": "timer-visitor", "text": "hi"}).json()[
+            "chat_id"
+        ]
+    owner = rest(first, "openlines.session.get", CHAT_ID=chat).json()["result"]["OWNER"]
+    assert owner == {"TYPE": "bot", "ID": bot}
+    assert rest(first, "openlines.clock.advance", SECONDS=120).status_code == 200
+    for _ in range(500):  # bounded, about 10 s: the second server hears the move and fires the timer
+        owner = rest(first, "openlines.session.get", CHAT_ID=chat).json()["result"]["OWNER"]
+        if owner["TYPE"] != "bot":
+            break
+        time.sleep(0.02)
+    assert owner["TYPE"] in ("queue", "user"), owner
 
 
 @pytest.fixture()
