@@ -44,6 +44,7 @@ class Measurement:
     generator_cpu: float  # CPU seconds the generator used / wall seconds (1.0 = one full core)
     sample: str = ""  # the first bad answer, for the report
     extra: dict[str, float] = field(default_factory=dict)
+    p90_ms: float = 0.0
 
     @property
     def rps(self) -> float:
@@ -128,9 +129,12 @@ def lua_script(plan: Plan, max_requests: int) -> str:
         "    if smp == '' and s ~= '' then smp = s end",
         "  end",
         "  local e = summary.errors",
-        "  io.write(string.format('" + MARK + '{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,'
+        "  io.write(string.format('"
+        + MARK
+        + '{"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,'
         '"p999_us":%d,"max_us":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d,"bad":%d}\\n\',',
-        "    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),",
+        "    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),",
+        "    latency:percentile(99),",
         "    latency:percentile(99.9), latency.max, e.connect, e.read, e.write, e.timeout, e.status, nbad))",
         "  io.write('" + SAMPLE_MARK + "' .. smp:gsub('\\n', ' ') .. '\\n')",
         "end",
@@ -192,6 +196,7 @@ def run_wrk(plan: Plan, port: int, load: Load, workdir: Path, tag: str) -> Measu
         requests=data["requests"],
         seconds=run_seconds,
         p50_ms=data["p50_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
         p99_ms=data["p99_us"] / 1000,
         p999_ms=data["p999_us"] / 1000,
         max_ms=data["max_us"] / 1000,
@@ -232,6 +237,7 @@ def run_python(plan: Plan, port: int, load: Load, workdir: Path, tag: str) -> Me
         requests=data["requests"],
         seconds=data["seconds"],
         p50_ms=data["p50_ms"],
+        p90_ms=data["p90_ms"],
         p99_ms=data["p99_ms"],
         p999_ms=data["p999_ms"],
         max_ms=data["max_ms"],

@@ -36,6 +36,15 @@ def parser() -> argparse.ArgumentParser:
         "--profile", default="", metavar="WORKLOAD", help="sample the server with py-spy during it"
     )
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs, scripts)")
+    p.add_argument(
+        "--rate", type=float, default=0.0, help="messages/s of the open-loop workloads W4a and W4 [500]"
+    )
+    p.add_argument(
+        "--w4-handler",
+        choices=("inline", "process"),
+        default="inline",
+        help="W4's event handler on the generator's event loop, or in a process of its own [inline]",
+    )
     return p
 
 
@@ -65,6 +74,8 @@ def options_from(args: argparse.Namespace) -> runner.Options:
         keep=args.keep,
         profile=args.profile,
         profile_dir=args.json.parent if args.json else None,
+        rate=max(0.0, args.rate),
+        w4_handler=args.w4_handler,
     )
 
 

@@ -34,6 +34,7 @@ class Plan:
     expect: str = ""  # a substring every answer must contain; "" checks the status only
     target: str = "USER_ID"  # routing lane: W3 sends QUEUE_ID (users then holds line ids)
     receiver_port: int = 0  # W4: the generator also listens here for the bot events its messages cause
+    receiver_process: bool = False  # W4: that handler runs in a child process, not on the generator's loop
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

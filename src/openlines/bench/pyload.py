@@ -4,8 +4,9 @@ Closed loop (``--rate 0``): each connection sends its next request as soon as th
 Open loop (``--rate R``): request i is due at ``start + i / R`` whatever happened before; it goes out on an
 idle connection (a new one is opened while fewer than ``--connections`` exist) and its latency counts
 from when it was due, so a slow server cannot hide its queueing (no coordinated omission).
-With a plan's ``receiver_port`` (W4) it also serves as the bot's event handler and reports the latency
-from each message's due time to the arrival of its ``ONIMBOTMESSAGEADD`` instead.
+With a plan's ``receiver_port`` (W4) it also runs the bot's event handler (on its own loop, or in a
+child process with ``receiver_process``) and reports the latency from each message's due time to the
+arrival of its ``ONIMBOTMESSAGEADD`` instead.
 Prints one JSON line. Run as ``python -m openlines.bench.pyload --plan FILE --port N …``.
 """
 
@@ -192,9 +193,10 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 def latency_fields(values: list[float]) -> dict[str, float]:
-    """p50, p99, p99.9 and max in milliseconds of sorted latencies in seconds."""
+    """p50, p90, p99, p99.9 and max in milliseconds of sorted latencies in seconds."""
     return {
         "p50_ms": percentile(values, 50) * 1000,
+        "p90_ms": percentile(values, 90) * 1000,
         "p99_ms": percentile(values, 99) * 1000,
         "p999_ms": percentile(values, 99.9) * 1000,
         "max_ms": (values[-1] if values else 0.0) * 1000,
@@ -204,8 +206,10 @@ def latency_fields(values: list[float]) -> dict[str, float]:
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     plan = Plan.from_json(Path(args.plan).read_text(encoding="utf-8"))
     stats = Stats(plan)
-    arrivals = receiver.Arrivals()
-    listening = await receiver.listen(plan.receiver_port, arrivals) if plan.receiver_port else None
+    handler: receiver.Inline | receiver.Child | None = None
+    if plan.receiver_port and args.rate > 0:
+        handler = receiver.Child() if plan.receiver_process else receiver.Inline()
+        await handler.start(plan.receiver_port)
     started = start = time.perf_counter()
     extra: dict[str, float] = {}
     if args.rate > 0:
@@ -226,27 +230,27 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "sample": stats.sample,
         "extra": extra,
     }
-    if listening is not None and args.rate > 0:
+    if handler is not None:
         # End to end: from when message i was due to when its event reached the handler. Messages the
         # server accepted must all have their event; wait a bounded time for the last ones.
         expected = len(values) - stats.bad
-        deadline = time.perf_counter() + args.drain
-        while len(arrivals.at) < expected and time.perf_counter() < deadline:
-            await asyncio.sleep(0.01)
+        arrivals = await handler.collect(expected, args.drain)
         ends = sorted(at - (start + i / args.rate) for i, at in arrivals.at.items())
         missing = max(0, expected - len(ends))
         result.update(latency_fields(ends))
         result["bad_answers"] = stats.bad + missing
         if missing and not stats.sample:
-            result["sample"] = f"{missing} accepted messages had no ONIMBOTMESSAGEADD within {args.drain:.0f} s"
+            result["sample"] = (
+                f"{missing} accepted messages had no ONIMBOTMESSAGEADD within {args.drain:.0f} s"
+            )
         extra.update(
             events=float(len(ends)),
             events_missing=float(missing),
             other_events=float(arrivals.other),
             request_p50_ms=percentile(values, 50) * 1000,
             request_p99_ms=percentile(values, 99) * 1000,
+            handler_process=float(plan.receiver_process),
         )
-        listening.close()
     return result
 
 

@@ -16,10 +16,20 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from openlines.bench.runner import RunResult, Session
+from openlines.bench.runner import RunResult, Session, rate_of
 from openlines.bench.workloads import BATCH_SIZE, BY_NAME
 
-FIELDS = ("rps", "p50_ms", "p99_ms", "p999_ms", "rss_peak_mb", "server_cpu", "generator_cpu")
+FIELDS = (
+    "rps",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "rss_peak_mb",
+    "server_cpu",
+    "generator_cpu",
+)
 
 
 def machine() -> dict[str, Any]:
@@ -57,8 +67,10 @@ def value(result: RunResult, name: str) -> float:
     return {
         "rps": m.rps,
         "p50_ms": m.p50_ms,
+        "p90_ms": m.p90_ms,
         "p99_ms": m.p99_ms,
         "p999_ms": m.p999_ms,
+        "max_ms": m.max_ms,
         "rss_peak_mb": result.rss_peak_mb,
         "server_cpu": result.server_cpu,
         "generator_cpu": m.generator_cpu,
@@ -97,7 +109,7 @@ def summarise(session: Session, command: str, machine_info: dict[str, Any]) -> d
         entry["generator"] = runs[0].measurement.generator
         entry["connections"] = runs[0].connections
         if w.rate:
-            entry["target_rate"] = w.rate
+            entry["target_rate"] = rate_of(w, opts)
         for field in FIELDS:
             entry[field] = spread([value(r, field) for r in runs])
         entry["requests"] = sum(r.measurement.requests for r in runs)
@@ -109,6 +121,9 @@ def summarise(session: Session, command: str, machine_info: dict[str, Any]) -> d
         entry["vs_W0s"] = ratio(session, w.name, "W0s")
         if w.name == "W5":  # each request is a batch of transfers
             entry["transfers_per_s"] = spread([r.measurement.rps * BATCH_SIZE for r in runs])
+        if w.name == "W4":  # events at the handler; one not received within the wait is an error
+            entry["events"] = sum(int(r.measurement.extra.get("events", 0)) for r in runs)
+            entry["events_missing"] = sum(int(r.measurement.extra.get("events_missing", 0)) for r in runs)
         if w.name in ("W2-1M", "W3"):  # W3: routing lane, a queue transfer against W2 of the same run
             entry["vs_W2"] = ratio(session, w.name, "W2")
         entry["runs"] = [
@@ -155,7 +170,11 @@ def targets(workloads: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
 
-    w1, w2, w4a, scale = ok("W1"), ok("W2"), ok("W4a"), ok("W2-1M")
+    def at_500(name: str) -> dict[str, Any] | None:  # the open-loop targets are stated at 500 msg/s
+        entry = ok(name)
+        return entry if entry and entry.get("target_rate") == 500 else None
+
+    w1, w2, w4a, scale = ok("W1"), ok("W2"), at_500("W4a"), ok("W2-1M")
     r = w1["vs_W0s"]["median"] if w1 and w1.get("vs_W0s") else None
     add("W1 >= 70 % of W0s req/s", w1, r, r is not None and r >= 0.70, "ratio")
     r = w2["vs_W0s"]["median"] if w2 and w2.get("vs_W0s") else None
@@ -172,10 +191,16 @@ def targets(workloads: dict[str, Any]) -> list[dict[str, Any]]:
     )
     p = w4a["p99_ms"]["median"] if w4a else None
     add("W4a p99 <= 25 ms at 500 msg/s", w4a, p, p is not None and p <= 25, "ms")
-    w4 = ok("W4")
+    w4 = at_500("W4")
     p = w4["p99_ms"]["median"] if w4 else None
-    lost = w4["errors"] if w4 else 0  # a message whose event never arrived counts as an error
-    add("W4 p99 < 50 ms at 500 msg/s, end to end, no event lost", w4, p, p is not None and p < 50 and not lost, "ms")
+    lost = w4["errors"] if w4 else 0  # includes the events not received
+    add(
+        "W4 p99 < 50 ms at 500 msg/s, end to end, no event lost",
+        w4,
+        p,
+        p is not None and p < 50 and not lost,
+        "ms",
+    )
     m = max(w2["rss_peak_mb"]["max"], scale["rss_peak_mb"]["max"] if scale else 0) if w2 else None
     add("server RSS <= 200 MB during W2", w2, m, m is not None and m <= 200, "MB")
     return out
@@ -195,6 +220,7 @@ def table(summary: dict[str, Any]) -> Table:
         "workload",
         "req/s",
         "p50 ms",
+        "p90 ms",
         "p99 ms",
         "p99.9 ms",
         "errors",
@@ -206,13 +232,14 @@ def table(summary: dict[str, Any]) -> Table:
     t.add_column("CPU server / generator", justify="right")
     for name, e in summary["workloads"].items():
         if e["status"] != "ok":
-            t.add_row(name, "[yellow]skipped[/]", *[""] * 8)
+            t.add_row(name, "[yellow]skipped[/]", *[""] * 9)
             continue
         rps = e["rps"]
         t.add_row(
             name,
             f"{rps['median']:,.0f} ({rps['min']:,.0f}–{rps['max']:,.0f})",
             _fmt(e["p50_ms"], digits=2),
+            _fmt(e["p90_ms"], digits=1),
             f"{e['p99_ms']['median']:.1f} ({e['p99_ms']['min']:.1f}–{e['p99_ms']['max']:.1f})",
             _fmt(e["p999_ms"], digits=1),
             str(e["errors"]) if e["errors"] == 0 else f"[red]{e['errors']}[/]",
@@ -241,6 +268,15 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         t = w5["transfers_per_s"]
         console.print(
             f"W5 carries {BATCH_SIZE} transfers per request: {t['median']:,.0f} transfers/s ({t['min']:,.0f}–{t['max']:,.0f})"
+        )
+    w4 = summary["workloads"].get("W4", {})
+    if "events" in w4:
+        missing = w4["events_missing"]
+        console.print(
+            f"W4: {w4['events']:,} ONIMBOTMESSAGEADD received at the handler for {w4['requests']:,} messages "
+            f"at {w4['target_rate']:,.0f}/s; not received within the wait: "
+            + (f"[red]{missing:,}[/] (counted as errors)" if missing else "0")
+            + f"; latency max {w4['max_ms']['median']:,.1f} ms ({w4['max_ms']['min']:,.1f}–{w4['max_ms']['max']:,.1f})"
         )
     for note in summary["notes"]:
         console.print(f"note: {note}", style="dim")

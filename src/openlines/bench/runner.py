@@ -38,6 +38,8 @@ class Options:
     drain_wait: float = 60.0  # seconds to let the seeding's bot events be delivered before settling them
     profile: str = ""  # a workload name: sample the server with py-spy during its first run
     profile_dir: Path | None = None
+    rate: float = 0.0  # > 0: the open-loop workloads (W4a, W4) at this rate instead of their own
+    w4_handler: str = "inline"  # W4's event handler: on the generator's event loop, or a "process"
 
 
 @dataclass
@@ -176,8 +178,13 @@ def connections_for(workload: Workload, seeded: Seeded | None, wanted: int, warm
     return max(1, min(wanted, pool // (2 * per)))
 
 
+def rate_of(workload: Workload, options: Options) -> float:
+    return (options.rate or workload.rate) if workload.rate else 0.0
+
+
 def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
     opts = session.options
+    rate = rate_of(workload, opts)
     seeded = session.seeded.get(workload.seed) if workload.seed else None
     tag = f"{workload.name}-r{run}"
     if workload.server == "bare":
@@ -199,14 +206,15 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
                 opts.warmup,
                 connections_for(workload, seeded, opts.connections, True),
                 max_requests=int(opts.warmup * 100_000),
-                rate=workload.rate,
+                rate=rate,
             )
             loadgen.run(warm_plan, server.port, warm, session.workdir, tag + "-warm", opts.prefer_wrk)
         conns = connections_for(workload, seeded, opts.connections, False)
-        load = Load(opts.duration, conns, max_requests=int(opts.duration * 100_000), rate=workload.rate)
+        load = Load(opts.duration, conns, max_requests=int(opts.duration * 100_000), rate=rate)
         plan = plan_for(workload, seeded)
         if workload.name == "W4" and seeded is not None:  # the generator is the bot's handler now
             plan.receiver_port = harness.free_port()
+            plan.receiver_process = opts.w4_handler == "process"
             url = f"http://{HOST}:{plan.receiver_port}/w4/bot.php"
             asyncio.run(seed.point_bot_messages(server.url, seeded.bot_id, url))
         rss_start = harness.rss_kib(server.pid)
