@@ -92,6 +92,13 @@ def test_the_w4_handler_finds_the_message_in_the_event_the_server_sends() -> Non
     arrivals.record(event("ONIMBOTMESSAGEADD", f"{MESSAGE_PREFIX}5"))  # a retry is not a new arrival
     arrivals.record(event("ONIMBOTJOINCHAT", f"{MESSAGE_PREFIX}6"))
     assert arrivals.at == {5: first} and arrivals.other == 1
+    # the encoder keeps short quoted fields; a long text is quoted afresh and comes back whole
+    from urllib.parse import parse_qs
+
+    long_text = f"{MESSAGE_PREFIX}9 " + "é&[x] " * 100
+    for _ in range(2):
+        fields = parse_qs(event("ONIMBOTMESSAGEADD", long_text).decode())
+        assert fields["data[PARAMS][MESSAGE]"] == [long_text] and fields["data[USER][ID]"] == ["3"]
 
 
 def test_lua_script_and_python_plan_send_the_same_bodies() -> None:
