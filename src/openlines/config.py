@@ -66,6 +66,7 @@ class ServerConfig:
     data_dir: str = ""  # where --tls keeps its CA; default: next to the database
     routing: bool = True  # distribute queued sessions and run the routing timers (docs/routing.md); false: a queue hand-over stays with the queue
     redis: str = ""  # redis://host:port/db: share the [limits] request-rate buckets through Redis
+    redis_prefix: str = "openlines:rate:"  # the bucket keys' prefix: deployments sharing one Redis differ
     operator_idle_timeout: int = 0  # routing lane: seconds without a status report before an online operator counts as idle (0 = never)
 
 

@@ -160,7 +160,8 @@ async def share_state(app: ASGIApp, services: Services) -> ASGIApp:
     limits: Limits | None = services.extras.get(LIMITS)
     rate = limits.rate if limits is not None else None
     if limits is not None and rate is not None and services.config.server.redis:
-        shared_rate = RedisBuckets(services.config.server.redis, rate.drain, rate.burst)
+        server = services.config.server
+        shared_rate = RedisBuckets(server.redis, rate.drain, rate.burst, server.redis_prefix)
         limits.rate = shared_rate
         services.shutdown.append(shared_rate.close)
     if store.dialect != "postgresql":

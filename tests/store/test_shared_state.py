@@ -94,20 +94,22 @@ def test_the_rate_bucket_is_shared_through_postgresql(
     burst_then_drain(*servers)
 
 
-def test_the_rate_bucket_is_shared_through_redis(tmp_path: Path) -> None:
+def test_the_rate_bucket_is_shared_through_redis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     redis = pytest.importorskip("redis")
-    database = 1 + secrets.randbelow(15)  # a database of its own: parallel runs do not meet
-    url = f"redis://127.0.0.1:6379/{database}"
+    prefix = f"openlines-test-{secrets.token_hex(6)}:"  # this run's keys: parallel runs do not meet
+    monkeypatch.setenv("OPENLINES_REDIS_PREFIX", prefix)  # the servers inherit the environment
+    client = redis.Redis.from_url(REDIS)
     with fresh_database("openlines_redis") as address:
-        first, second = pair(tmp_path, address, "--redis", url)
+        first, second = pair(tmp_path, address, "--redis", REDIS)
         try:
             burst_then_drain(first, second)
-            keys = redis.Redis.from_url(url).keys("openlines:rate:*")
-            assert len(keys) == 1  # the one client, counted in Redis
+            keys = client.keys(f"{prefix}*")
+            assert len(keys) == 1  # the one client, counted in Redis under the configured prefix
         finally:
             first.stop()
             second.stop()
-            redis.Redis.from_url(url).flushdb()
+            for key in client.scan_iter(f"{prefix}*"):
+                client.delete(key)
 
 
 def test_a_bad_redis_address_is_refused_and_a_dead_redis_answers_503(tmp_path: Path) -> None:
