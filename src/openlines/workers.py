@@ -84,19 +84,24 @@ def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
         return app
     fake: FakeClock = clock
     store = services.store
-    from openlines.store.postgres.base import PgBase  # asyncpg: an optional dependency
+    from openlines.faults import FAULTS
+    from openlines.faults.shared import SharedFaults  # asyncpg: an optional dependency
     from openlines.store.postgres.listener import notify
+    from openlines.store.postgres.shared import PgShared
 
-    assert isinstance(store, PgBase)  # installed for PostgreSQL only
+    assert isinstance(store, PgShared)  # installed for PostgreSQL only
+    faults = services.extras.get(FAULTS)
 
     async def wrapped(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        try:
-            stored = await store.get_meta(CLOCK_KEY)
+        try:  # and the fault rules' version, in the same round trip
+            stored, faults_version = await store.test_state(CLOCK_KEY)
         except Exception:  # the store is down: the request answers 503 itself
-            stored = None
+            stored, faults_version = None, 0
+        if isinstance(faults, SharedFaults):
+            faults.seen(faults_version)
         if stored:  # forward only: a clock advance running in this worker may be ahead of the stored time
             fake.set(max(fake.now(), float(stored)))
         before = fake.now()

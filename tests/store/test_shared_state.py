@@ -6,6 +6,7 @@ one on purpose."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Iterator
@@ -15,6 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from openlines.faults.book import REST, Fault
+from openlines.faults.shared import spec as shared_spec
+from openlines.store import open_store
+from openlines.store.postgres import PostgresStore
 from tests.conftest import DEMO_HOOK, oauth_tokens
 from tests.delivery.handler import Handler
 from tests.store.pg import PG_ADDRESS, fresh_database
@@ -150,6 +155,29 @@ def test_a_counted_fault_fires_count_times_across_both_servers(
     assert rest(first, "openlines.fault.clear").json()["result"] == 1
     rest(first, "openlines.clock.advance", SECONDS=10)
     assert rest(second, "user.current").status_code == 200  # cleared on one server: gone on both
+
+
+def test_a_rule_applies_on_the_next_request_before_its_change_notice_arrives(
+    servers: tuple[PgServerProcess, PgServerProcess],
+) -> None:
+    """A change notice can reach a worker a moment after the next request does; the request reads the
+    rules' version with the fake time, so it is matched against the new rule anyway. Here the rule is
+    stored as fault.add stores it but no notice is sent at all."""
+    first, second = servers
+    assert rest(second, "user.current").status_code == 200  # the second has read the rules: none
+
+    async def store_rule() -> None:
+        store = await open_store(first.address)
+        try:
+            assert isinstance(store, PostgresStore)
+            rule = Fault(id=0, target=REST, method="user.current", error="INTERNAL_SERVER_ERROR", count=1)
+            await store.add_fault(shared_spec(rule), rule.count)
+        finally:
+            await store.close()
+
+    asyncio.run(store_rule())
+    assert rest(second, "user.current").status_code == 500
+    assert rest(first, "user.current").status_code == 200  # COUNT=1: spent on the second
 
 
 @pytest.fixture()

@@ -105,6 +105,7 @@ def test_fault_rules_are_kept_listed_hit_and_deleted(pg: Harness) -> None:
     s = shared(pg)
 
     async def go() -> None:
+        assert await s.test_state("fake_clock_now") == (None, 0)
         counted = await s.add_fault('{"target": "rest", "name": "user.current"}', 2)
         endless = await s.add_fault('{"target": "event", "name": "ONIMBOTMESSAGEADD"}', None)
         assert [row[0] for row in await s.list_faults()] == [counted, endless]
@@ -119,6 +120,10 @@ def test_fault_rules_are_kept_listed_hit_and_deleted(pg: Harness) -> None:
         await s.add_fault('{"target": "rest", "name": "b"}', 1)
         assert await s.delete_faults() == 2
         assert await s.list_faults() == []
+        # every add and delete moved the version (a spent COUNT did not): 4 adds, 3 deletes
+        assert await s.faults_version() == 7
+        await s.set_meta("fake_clock_now", "123.5")
+        assert await s.test_state("fake_clock_now") == ("123.5", 7)
 
     pg.run(go())
 

@@ -19,12 +19,34 @@ RETURNING accepted
 """  # $-numbered: each parameter is used several times
 
 
+FAULTS_VERSION = "faults_version"  # meta: bumped by every change of the rules but a spent COUNT
+BUMP = (
+    "INSERT INTO meta(key, value) VALUES (?, '1') "
+    "ON CONFLICT(key) DO UPDATE SET value = (meta.value::bigint + 1)::text"
+)
+
+
 class PgShared(PgBase):
     # --- fault rules --------------------------------------------------------------------------------
 
     async def add_fault(self, spec: str, remaining: int | None) -> int:
-        made = await self.fetchval("INSERT INTO faults(spec, remaining) VALUES (?, ?) RETURNING id", spec, remaining)
+        async with self.atomic():
+            made = await self.fetchval(
+                "INSERT INTO faults(spec, remaining) VALUES (?, ?) RETURNING id", spec, remaining
+            )
+            await self.execute(BUMP, FAULTS_VERSION)
         return int(made)
+
+    async def faults_version(self) -> int:
+        """How many times the rules were changed (added or deleted)."""
+        value = await self.fetchval("SELECT value FROM meta WHERE key = ?", FAULTS_VERSION)
+        return int(value or 0)
+
+    async def test_state(self, clock_key: str) -> tuple[str | None, int]:
+        """The stored fake time and the rules' version, in one round trip (read before each request)."""
+        rows = await self.fetch("SELECT key, value FROM meta WHERE key IN (?, ?)", clock_key, FAULTS_VERSION)
+        found = {str(r[0]): str(r[1]) for r in rows}
+        return found.get(clock_key), int(found.get(FAULTS_VERSION) or 0)
 
     async def list_faults(self) -> list[tuple[int, str, int | None, int]]:
         """Every armed rule: ``(id, spec, remaining, hits)`` in the order they were added."""
@@ -54,7 +76,9 @@ class PgShared(PgBase):
             where, args = "id = ?", [fault_id]
         elif target is not None:
             where, args = "spec::jsonb ->> 'target' = ?", [target]
-        return await self.execute(f"DELETE FROM faults WHERE {where}", *args)
+        async with self.atomic():
+            await self.execute(BUMP, FAULTS_VERSION)
+            return await self.execute(f"DELETE FROM faults WHERE {where}", *args)
 
     # --- request rate --------------------------------------------------------------------------------
 
