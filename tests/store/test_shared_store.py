@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from openlines.limits.rate import LeakyBuckets
 from openlines.limits.shared import RedisBuckets
 from openlines.store import open_store
+from openlines.store.base import StoreUnavailable
 from openlines.store.postgres import PostgresStore
 from tests.store.conftest import Harness
 from tests.store.pg import reset
@@ -166,3 +167,21 @@ def test_the_redis_bucket_answers_as_the_memory_one(shape: tuple[float, float], 
         return answers
 
     assert asyncio.run(go()) == expected(drain, burst, gaps, start)
+
+
+def test_a_redis_that_refuses_is_unavailable_like_a_dead_one() -> None:
+    """Redis answers an error (here: no such database) instead of a bucket: the request gets the same
+    503 as when Redis is down (StoreUnavailable), not a 500."""
+    pytest.importorskip("redis")
+
+    async def go() -> None:
+        buckets = RedisBuckets(
+            "redis://127.0.0.1:6379/999", 1.0, 2.0, f"openlines-test-{secrets.token_hex(6)}:"
+        )
+        try:
+            with pytest.raises(StoreUnavailable, match="Redis is unavailable"):
+                await buckets.admit("k", 1.0)
+        finally:
+            await buckets.close()
+
+    asyncio.run(go())

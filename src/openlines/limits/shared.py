@@ -60,7 +60,7 @@ class RedisBuckets:
 
         try:
             answer = await self.script(keys=[self.prefix + key], args=[now, self.drain, self.burst])
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except redis.exceptions.RedisError as exc:  # down, or refusing (auth, read-only, out of memory)
             raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
         return int(answer) == 1
 
