@@ -30,6 +30,35 @@ def free_port() -> int:
         return port
 
 
+def group_pids(pgid: int) -> list[int]:
+    """Every live process of a process group (a server with --workers: the supervisor and its workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[2]) == pgid:
+                        found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found or [pgid]
+
+
+def backend_pids(database: str) -> list[int]:
+    """PostgreSQL backends serving ``database`` on this machine (their title names the database)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    title = fh.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if title.startswith("postgres: ") and f" {database} " in title:
+                found.append(int(entry))
+    return found
+
+
 def rss_kib(pid: int) -> int:
     """Resident set size of one process (``VmRSS`` in ``/proc/<pid>/status``), 0 if unknown."""
     try:
@@ -52,8 +81,16 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def group_rss_kib(pgid: int) -> int:
+    return sum(rss_kib(pid) for pid in group_pids(pgid))
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    return sum(cpu_seconds(pid) for pid in group_pids(pgid))
+
+
 class RssSampler:
-    """Samples a process's RSS every ``interval`` seconds in a thread; keeps the peak."""
+    """Samples the summed RSS of a process group every ``interval`` seconds in a thread; keeps the peak."""
 
     def __init__(self, pid: int, interval: float = 0.1) -> None:
         self.pid = pid
@@ -64,7 +101,7 @@ class RssSampler:
 
     def _run(self) -> None:
         while True:
-            self.peak_kib = max(self.peak_kib, rss_kib(self.pid))
+            self.peak_kib = max(self.peak_kib, group_rss_kib(self.pid))
             if self._stop.wait(self.interval):
                 return
 
@@ -75,7 +112,7 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak_kib = max(self.peak_kib, rss_kib(self.pid))
+        self.peak_kib = max(self.peak_kib, group_rss_kib(self.pid))
 
 
 @dataclass
@@ -175,8 +212,9 @@ def running(
         stop(server)
 
 
-def openlines_argv(db: str, port: int) -> list[str]:
+def openlines_argv(db: str, port: int, workers: int = 1) -> list[str]:
     """The server under test: the demo portal on a given database, no access log."""
+    more = ["--workers", str(workers)] if workers != 1 else []
     return [
         sys.executable,
         "-m",
@@ -189,6 +227,7 @@ def openlines_argv(db: str, port: int) -> list[str]:
         HOST,
         "--port",
         str(port),
+        *more,
     ]
 
 

@@ -28,12 +28,20 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, help="interleaved repetitions [3; quick 1]")
     p.add_argument("--workloads", help="comma-separated list [all; quick: all but the 1M scale check]")
     p.add_argument("--json", type=Path, help="write the results as JSON to this file")
-    p.add_argument("--db", default="sqlite", help="store to measure [sqlite] (PostgreSQL: not yet)")
+    p.add_argument(
+        "--db", default="sqlite", help="store to measure: sqlite, or a postgresql:// address [sqlite]"
+    )
     p.add_argument("--pool", type=int, help="open sessions in the transfer pool [10000; quick 400]")
     p.add_argument("--scale-sessions", type=int, default=1_000_000, help="stored sessions for W2-1M")
     p.add_argument("--python-generator", action="store_true", help="use the Python generator, not wrk")
     p.add_argument(
         "--profile", default="", metavar="WORKLOAD", help="sample the server with py-spy during it"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes of the measured servers [1; >1 needs --db postgresql://]",
     )
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, logs, scripts)")
     p.add_argument(
@@ -73,6 +81,7 @@ def options_from(args: argparse.Namespace) -> runner.Options:
         db=args.db,
         keep=args.keep,
         profile=args.profile,
+        workers=args.workers,
         profile_dir=args.json.parent if args.json else None,
         rate=max(0.0, args.rate),
         w4_handler=args.w4_handler,

@@ -28,6 +28,7 @@ FIELDS = (
     "max_ms",
     "rss_peak_mb",
     "server_cpu",
+    "db_cpu",
     "generator_cpu",
 )
 
@@ -73,6 +74,7 @@ def value(result: RunResult, name: str) -> float:
         "max_ms": m.max_ms,
         "rss_peak_mb": result.rss_peak_mb,
         "server_cpu": result.server_cpu,
+        "db_cpu": result.db_cpu,
         "generator_cpu": m.generator_cpu,
     }[name]
 
@@ -229,7 +231,7 @@ def table(summary: dict[str, Any]) -> Table:
         "vs W0s",
     ):
         t.add_column(column, justify="left" if column == "workload" else "right")
-    t.add_column("CPU server / generator", justify="right")
+    t.add_column("CPU server / db / generator", justify="right")
     for name, e in summary["workloads"].items():
         if e["status"] != "ok":
             t.add_row(name, "[yellow]skipped[/]", *[""] * 9)
@@ -246,7 +248,8 @@ def table(summary: dict[str, Any]) -> Table:
             _fmt(e["rss_peak_mb"]),
             _fmt(e["vs_W0"], pct=True),
             _fmt(e["vs_W0s"], pct=True),
-            f"{e['server_cpu']['median']:.2f} / {e['generator_cpu']['median']:.2f} ({e['generator']})",
+            f"{e['server_cpu']['median']:.2f} / {e['db_cpu']['median']:.2f} / "
+            f"{e['generator_cpu']['median']:.2f} ({e['generator']})",
         )
     return t
 

@@ -40,6 +40,7 @@ class Options:
     profile_dir: Path | None = None
     rate: float = 0.0  # > 0: the open-loop workloads (W4a, W4) at this rate instead of their own
     w4_handler: str = "inline"  # W4's event handler: on the generator's event loop, or a "process"
+    workers: int = 1  # openlines serve --workers for the measured servers (PostgreSQL only)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class RunResult:
     server_cpu: float  # CPU seconds of the server / wall seconds of the measurement
     rss_peak_mb: float
     rss_start_mb: float
+    db_cpu: float = 0.0  # CPU seconds of the database's PostgreSQL backends / wall seconds
 
 
 @dataclass
@@ -71,9 +73,9 @@ def dbs(session: Session) -> Databases:
     return session.databases
 
 
-def start_openlines(session: Session, db: str, name: str, config: str = "") -> Server:
+def start_openlines(session: Session, db: str, name: str, config: str = "", workers: int = 1) -> Server:
     port = harness.free_port()
-    argv = harness.openlines_argv(str(db), port)
+    argv = harness.openlines_argv(str(db), port, workers)
     if config:  # routing lane: a workload's own configuration on top of the demo portal (W3)
         path = session.workdir / f"{name}.toml"
         path.write_text(config, encoding="utf-8")
@@ -195,7 +197,7 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
     else:
         db = dbs(session).copy(session.templates[workload.seed], tag)
         try:
-            server = start_openlines(session, db, tag, workload.config)
+            server = start_openlines(session, db, tag, workload.config, opts.workers)
         except BaseException:
             dbs(session).drop(db)
             raise
@@ -217,8 +219,10 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
             plan.receiver_process = opts.w4_handler == "process"
             url = f"http://{HOST}:{plan.receiver_port}/w4/bot.php"
             asyncio.run(seed.point_bot_messages(server.url, seeded.bot_id, url))
-        rss_start = harness.rss_kib(server.pid)
-        cpu0, t0 = harness.cpu_seconds(server.pid), time.monotonic()
+        rss_start = harness.group_rss_kib(server.pid)
+        backends = _backends(session, db) if workload.server != "bare" else []
+        db_cpu0 = sum(harness.cpu_seconds(pid) for pid in backends)
+        cpu0, t0 = harness.group_cpu_seconds(server.pid), time.monotonic()
         spy = None
         if run == 1 and opts.profile.lower() == workload.name.lower():
             raw = (opts.profile_dir or Path.cwd()) / f"profile-{workload.name}.raw"
@@ -227,7 +231,9 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
                 session.log("--profile: py-spy is not installed (pip install py-spy)")
         with harness.RssSampler(server.pid) as rss:
             measurement = loadgen.run(plan, server.port, load, session.workdir, tag, opts.prefer_wrk)
-        server_cpu = (harness.cpu_seconds(server.pid) - cpu0) / max(1e-9, time.monotonic() - t0)
+        wall = max(1e-9, time.monotonic() - t0)
+        server_cpu = (harness.group_cpu_seconds(server.pid) - cpu0) / wall
+        db_cpu = (sum(harness.cpu_seconds(pid) for pid in backends) - db_cpu0) / wall
         if spy is not None:
             written = profile.finish(spy, raw)
             session.log(f"profile of {workload.name}: {written}")
@@ -236,8 +242,15 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
         if workload.server != "bare" and not (opts.keep and dbs(session).kind == "sqlite"):
             dbs(session).drop(db)
     return RunResult(
-        workload.name, run, measurement, conns, server_cpu, rss.peak_kib / 1024, rss_start / 1024
+        workload.name, run, measurement, conns, server_cpu, rss.peak_kib / 1024, rss_start / 1024, db_cpu
     )
+
+
+def _backends(session: Session, db: str) -> list[int]:
+    """The PostgreSQL backends of a run's database (the pool's connections are open by the warm-up)."""
+    if dbs(session).kind != "postgresql":
+        return []
+    return harness.backend_pids(db.rsplit("/", 1)[-1].split("?", 1)[0])
 
 
 def run_session(options: Options, log: Log) -> Session:
