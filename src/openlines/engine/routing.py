@@ -16,7 +16,7 @@ from typing import Any
 
 from openlines.domain import routing as rules
 from openlines.domain import texts
-from openlines.domain.openlines import Bot, Chat, Line, Session, Status
+from openlines.domain.openlines import Bot, Chat, Line, Session, Status, Transfer
 from openlines.engine import transfer as ownership
 from openlines.services import Services, add_hooks
 from openlines.store.base import LockConflict
@@ -281,18 +281,30 @@ async def _entered_queue(services: Services, chat: Chat, session: Session, line:
     await distribute(services, chat, session, cause)
 
 
-async def on_owner_changed(services: Services, chat: Chat, session: Session) -> None:
-    """Offers and waiting timers lose their meaning once the session has a new owner."""
+async def on_owner_changed(
+    services: Services, chat: Chat, session: Session, history: Transfer | None = None
+) -> None:
+    """Offers and waiting timers lose their meaning once the session has a new owner. ``history``:
+    the transfer row the change has just written, when the caller has it (saves reading it back)."""
     store = services.store
     if session.owner_type != "queue":
         await store.clear_offers(session.id)
-    if not rules.is_waiting_for_answer(session):
-        await store.cancel_timers(session.id, ("queue", "no_answer"))
+    kinds: tuple[str, ...] = () if rules.is_waiting_for_answer(session) else ("queue", "no_answer")
     if session.owner_type != "bot":
-        await store.cancel_timers(session.id, ("welcome_bot",))
+        kinds += ("welcome_bot",)
+    if kinds:
+        await store.cancel_timers(session.id, kinds)
     if services.extras.get(ROUTING_WRITE):
         return  # routing's own move: the operator who let it time out gets no new work at once
-    last = await store.last_transfer_source(session.id)
+    if history is not None:
+        last: tuple[str, int, str, int] | None = (
+            history.from_type,
+            history.from_id,
+            history.to_type,
+            history.to_id,
+        )
+    else:
+        last = await store.last_transfer_source(session.id)
     if (
         last is not None
         and last[0] == "user"

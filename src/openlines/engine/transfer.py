@@ -16,11 +16,13 @@ from openlines.domain import transfer_rules as rules
 from openlines.domain.openlines import Chat, FromType, OutboxEvent, Session, TransferMode
 from openlines.engine.events import is_bound
 from openlines.services import Services
-from openlines.store.base import LockConflict
+from openlines.store.base import Dialog, LockConflict
 
 TRANSFER_EVENT = "ONOPENLINESSESSIONTRANSFER"  # bind name OnOpenLinesSessionTransfer (openlines only)
 ON_QUEUED = "on_queued"  # services.extras hooks: async (services, chat, session) after a queue hand-over
-ON_OWNER_CHANGED = "on_owner_changed"  # hooks: async (services, chat, session) after any owner change
+ON_OWNER_CHANGED = (
+    "on_owner_changed"  # hooks: async (services, chat, session, transfer row) after any owner change
+)
 ON_FINISHED = "on_finished"  # hooks: async (services, chat, session) after a session closed
 
 QueuedHook = Callable[[Services, Chat, Session], Awaitable[None]]
@@ -41,16 +43,18 @@ def refused_on_conflict(operation: Callable[P, Awaitable[bool]]) -> Callable[P, 
     return guarded
 
 
-async def _open_dialog(services: Services, chat_id: int) -> tuple[Chat, Session] | None:
-    """The locked LINES chat and its open session, or None (missing, not Open Lines, locked, closed)."""
-    store = services.store
-    chat = await store.lock_chat(chat_id)  # may raise LockConflict
-    if chat is None or not chat.is_lines:
+async def _open_dialog(services: Services, chat_id: int, user_id: int = 0) -> Dialog | None:
+    """The locked LINES chat with its open session and what a change reads (one round trip on
+    PostgreSQL), or None (missing, not Open Lines, closed). A locked chat raises ``LockConflict``."""
+    dialog = await services.store.open_dialog(chat_id, user_id)
+    if dialog is None or not dialog.chat.is_lines or dialog.session is None:
         return None
-    session = await store.open_session_of_chat(chat.id)
-    if session is None or session.chat_id != chat.id:
-        return None
-    return chat, session
+    return dialog
+
+
+def _session(dialog: Dialog) -> Session:
+    assert dialog.session is not None  # _open_dialog answers None without one
+    return dialog.session
 
 
 async def _write(services: Services, chat: Chat, change: rules.Change, now: float) -> None:
@@ -64,7 +68,8 @@ async def _write(services: Services, chat: Chat, change: rules.Change, now: floa
     await store.save_session(change.session)
     if change.history is not None:
         await store.add_transfer(change.history)
-        await _run_queued_hooks(services, chat, change.session, ON_OWNER_CHANGED)
+        for hook in services.extras.get(ON_OWNER_CHANGED, []):  # given the row, so none reads it back
+            await hook(services, chat, change.session, change.history)
     if change.chat_author_id is not None:
         chat.author_id = change.chat_author_id
     if change.chat_line_id is not None:
@@ -156,18 +161,16 @@ async def transfer(
     store = services.store
     now = services.clock.now()
     async with store.atomic():
-        found = await _open_dialog(services, chat_id)
-        if found is None:
+        dialog = await _open_dialog(services, chat_id, to_id if to_type == "user" else 0)
+        if dialog is None:
             return False
-        chat, session = found
+        chat, session, members = dialog.chat, _session(dialog), dialog.members
         if to_type == "user":
-            if not rules.can_receive(await store.get_user(to_id)):
+            if not rules.can_receive(dialog.user):
                 return False
-            line = await store.get_line(session.line_id)
-            members = await store.member_kinds(chat.id)
             change = rules.plan_user_transfer(
                 session,
-                line,
+                dialog.line,
                 members,
                 to_id,
                 from_type=from_type,
@@ -186,8 +189,7 @@ async def transfer(
         to_line = await store.get_line(to_id)
         if to_line is None:
             return False
-        from_line = to_line if session.line_id == to_id else await store.get_line(session.line_id)
-        members = await store.member_kinds(chat.id)
+        from_line = to_line if session.line_id == to_id else dialog.line
         change = rules.plan_queue_transfer(
             session,
             from_line,
@@ -216,15 +218,13 @@ async def end_bot_session(services: Services, chat_id: int, actor_id: int) -> bo
     store = services.store
     now = services.clock.now()
     async with store.atomic():
-        found = await _open_dialog(services, chat_id)
-        if found is None:
+        dialog = await _open_dialog(services, chat_id)
+        if dialog is None:
             return False
-        chat, session = found
+        chat, session = dialog.chat, _session(dialog)
         if session.owner_type != "bot":
             return False
-        line = await store.get_line(session.line_id)
-        members = await store.member_kinds(chat.id)
-        change = rules.plan_end_bot_session(session, line, members, actor_id=actor_id, now=now)
+        change = rules.plan_end_bot_session(session, dialog.line, dialog.members, actor_id=actor_id, now=now)
         if change is None:
             return False
         await _write(services, chat, change, now)
@@ -244,17 +244,14 @@ async def answer(services: Services, chat_id: int, user_id: int, mode: TransferM
     store = services.store
     now = services.clock.now()
     async with store.atomic():
-        found = await _open_dialog(services, chat_id)
-        if found is None:
+        dialog = await _open_dialog(services, chat_id, user_id)
+        if dialog is None:
             return False
-        chat, session = found
-        user = await store.get_user(user_id)
+        chat, session, user = dialog.chat, _session(dialog), dialog.user
         if user is None or not user.active or user.kind == "customer" or user.extranet:
             return False
-        line = await store.get_line(session.line_id)
-        members = await store.member_kinds(chat.id)
         change = rules.plan_answer(
-            session, line, members, user_id, user.kind, mode=mode, actor_id=user_id, now=now
+            session, dialog.line, dialog.members, user_id, user.kind, mode=mode, actor_id=user_id, now=now
         )
         if change is None:
             return True
@@ -274,11 +271,10 @@ async def finish(
     store = services.store
     now = services.clock.now()
     async with store.atomic():
-        found = await _open_dialog(services, chat_id)
-        if found is None:
+        dialog = await _open_dialog(services, chat_id)
+        if dialog is None:
             return False
-        chat, session = found
-        line = await store.get_line(session.line_id)
+        chat, session, line = dialog.chat, _session(dialog), dialog.line
         change = rules.plan_finish(session, line, actor_id=actor_id, spam=spam, now=now, restart=restart)
         await _write(services, chat, change, now)
         await _run_queued_hooks(services, chat, change.session, ON_FINISHED)

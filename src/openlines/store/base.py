@@ -8,6 +8,7 @@ anything that suspends, so nothing can interleave with it.
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from openlines.domain.bot_commands import BotCommand
@@ -198,11 +199,28 @@ class BotsAndDialogsStore(Protocol):
     async def delete_command(self, command_id: int) -> None: ...
 
 
+@dataclass
+class Dialog:
+    """What an ownership change reads before deciding, with the chat row locked: the chat, its open
+    session (None when closed), its members with their kinds, the session's line with its queue, and
+    on request one user."""
+
+    chat: Chat
+    session: Session | None
+    members: dict[int, str]
+    line: Line | None
+    user: User | None = None
+
+
 class TransferStore(Protocol):
     """Transfer lane (C): what ownership changes read in one query."""
 
     async def member_kinds(self, chat_id: int) -> dict[int, str]: ...
     async def bound_events(self) -> set[tuple[str, str]]: ...
+    async def open_dialog(self, chat_id: int, user_id: int = 0) -> Dialog | None:
+        """Lock the chat (``LockConflict`` when another transaction holds it) and read the
+        :class:`Dialog`; None for a missing chat. ``user_id`` > 0 also reads that user."""
+        ...
 
 
 class RoutingStore(Protocol):

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from openlines.store.base import Dialog
 from openlines.store.sqlite_base import SqliteBase
 from openlines.store.sqlite_openlines import BOUND_EVENTS
 
 
 class SqliteTransfers(SqliteBase):
+    async def open_dialog(self, chat_id: int, user_id: int = 0) -> Dialog | None:
+        """See ``TransferStore.open_dialog``: in-process reads, so simply the single-purpose ones."""
+        me: Any = self  # the sibling mixins of SqliteStore
+        chat = await me.lock_chat(chat_id)
+        if chat is None:
+            return None
+        session = await me.open_session_of_chat(chat.id)
+        line = await me.get_line(session.line_id) if session is not None else None
+        return Dialog(
+            chat,
+            session,
+            await self.member_kinds(chat.id),
+            line,
+            await me.get_user(user_id) if user_id > 0 else None,
+        )
+
     async def member_kinds(self, chat_id: int) -> dict[int, str]:
         """Each member of a chat with its user kind (employee | bot | customer), in one query."""
         rows = self.db.execute(

@@ -47,6 +47,37 @@ BEGIN
 END
 $fn$
 """
+#: What an ownership change reads, in one round trip (``PgTransfers.open_dialog``): the chat
+#: row is locked first (``SKIP LOCKED``: state -1 when another transaction holds it, 0 when there is
+#: no such chat), then each read is its own statement, so it takes a snapshot after the lock and
+#: sees what the previous holder committed (a single SQL statement would read from its own start).
+OPEN_DIALOG_FUNCTION = """
+CREATE OR REPLACE FUNCTION openlines_open_dialog(
+    chat BIGINT, target BIGINT,
+    OUT state INT, OUT c chats, OUT s sessions, OUT member_ids BIGINT[], OUT member_kinds TEXT[],
+    OUT l lines, OUT queue BIGINT[], OUT u users)
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+    SELECT * INTO c FROM chats WHERE id = chat FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        state := CASE WHEN EXISTS (SELECT 1 FROM chats WHERE id = chat) THEN -1 ELSE 0 END;
+        RETURN;
+    END IF;
+    state := 1;
+    SELECT * INTO s FROM sessions WHERE chat_id = chat AND closed = 0 ORDER BY id DESC LIMIT 1;
+    SELECT array_agg(m.user_id ORDER BY m.user_id), array_agg(COALESCE(k.kind, 'employee') ORDER BY m.user_id)
+        INTO member_ids, member_kinds
+        FROM chat_members m LEFT JOIN users k ON k.id = m.user_id WHERE m.chat_id = chat;
+    IF s.id IS NOT NULL THEN
+        SELECT * INTO l FROM lines WHERE id = s.line_id;
+        queue := ARRAY(SELECT q.user_id FROM line_queue q WHERE q.line_id = s.line_id ORDER BY q.sort, q.user_id);
+    END IF;
+    IF target > 0 THEN
+        SELECT * INTO u FROM users WHERE id = target;
+    END IF;
+END
+$fn$
+"""
 #: The sequence of generated user ids (see ``migrate``).
 USER_IDS = "openlines_user_ids"
 #: Advisory lock held while a server starts (migrations and the portal secret).
@@ -194,6 +225,7 @@ class PgBase:
                     # never wait on each other. Users also get explicit ids from the configuration, so
                     # the sequence starts above them (PgPlatform.create_user skips any it meets later).
                     await con.execute(OPERATOR_LOAD_FUNCTION)
+                    await con.execute(OPEN_DIALOG_FUNCTION)
                     await con.execute(
                         f"CREATE SEQUENCE IF NOT EXISTS {USER_IDS}; "
                         f"SELECT setval('{USER_IDS}', GREATEST((SELECT COALESCE(MAX(id), 0) FROM users), "

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from openlines.domain.openlines import Chat, Line, Session
+from openlines.store.base import Dialog, LockConflict
 from openlines.store.postgres.base import PgBase
-from openlines.store.sqlite_openlines import BOUND_EVENTS
+from openlines.store.sqlite_openlines import _CHAT_COLS, _LINE_COLS, _SESSION_COLS, BOUND_EVENTS, _mapper
+from openlines.store.sqlite_platform import _USER_COLUMNS, _user
+
+_USER_COLS = tuple(_USER_COLUMNS.split(", "))
 
 
 class PgTransfers(PgBase):
@@ -19,3 +26,37 @@ class PgTransfers(PgBase):
     async def bound_events(self) -> set[tuple[str, str]]:
         """Every ``(EVENT, app_id)`` an app has bound (see the SQLite store)."""
         return {(str(r[0]), str(r[1])) for r in await self.fetch(BOUND_EVENTS)}
+
+    async def open_dialog(self, chat_id: int, user_id: int = 0) -> Dialog | None:
+        """See ``TransferStore.open_dialog``: one call of ``openlines_open_dialog`` (``base.py``)."""
+        row = await self.fetchrow(
+            "SELECT state, c, s, member_ids, member_kinds, l, queue, u FROM openlines_open_dialog(?, ?)",
+            chat_id,
+            user_id,
+        )
+        assert row is not None
+        if row[0] < 0:
+            raise LockConflict(f"chat {chat_id} is being changed by another request")
+        if row[0] == 0:
+            return None
+        chat = _load(Chat, _CHAT_COLS, row[1])
+        assert chat is not None
+        line = _load(Line, _LINE_COLS, row[5])
+        if line is not None:
+            line.queue = list(row[6] or ())
+        user = row[7]
+        return Dialog(
+            chat,
+            _load(Session, _SESSION_COLS, row[2]),
+            dict(zip(row[3] or (), row[4] or (), strict=True)),
+            line,
+            None if user is None or user["id"] is None else _user(tuple(user[c] for c in _USER_COLS)),
+        )
+
+
+def _load(record: type[Any], names: list[str], composite: Any) -> Any:
+    """A record from a composite (whole-row) value, None for an absent row (all columns NULL)."""
+    if composite is None or composite["id"] is None:
+        return None
+    cols = tuple(names)
+    return _mapper(cols).load(record, tuple(composite[c] for c in cols))
