@@ -60,14 +60,8 @@ def _session(dialog: Dialog) -> Session:
 async def _write(services: Services, chat: Chat, change: rules.Change, now: float) -> None:
     """Members, session and history row of a change; the chat record is updated in memory only
     (saved once, before or by :func:`_notify`)."""
-    store = services.store
-    for user_id in change.remove:
-        await store.remove_member(chat.id, user_id)
-    for user_id in change.add:
-        await store.add_member(chat.id, user_id, now)
-    await store.save_session(change.session)
+    await services.store.save_change(chat.id, change.session, change.remove, change.add, change.history, now)
     if change.history is not None:
-        await store.add_transfer(change.history)
         for hook in services.extras.get(ON_OWNER_CHANGED, []):  # given the row, so none reads it back
             await hook(services, chat, change.session, change.history)
     if change.chat_author_id is not None:

@@ -222,6 +222,19 @@ class TransferStore(Protocol):
         :class:`Dialog`; None for a missing chat. ``user_id`` > 0 also reads that user."""
         ...
 
+    async def save_change(
+        self,
+        chat_id: int,
+        session: Session,
+        remove: list[int],
+        add: list[int],
+        history: Transfer | None,
+        when: float,
+    ) -> None:
+        """Write an ownership change's members (``remove``, then ``add`` as non-managers joining at
+        ``when``), the whole session row and its history row (whose id is set), in that order."""
+        ...
+
 
 class RoutingStore(Protocol):
     """Routing lane (G): presence, timers, distribution records, offers, waiting sessions."""

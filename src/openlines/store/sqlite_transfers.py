@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openlines.domain.openlines import Session, Transfer
 from openlines.store.base import Dialog
 from openlines.store.sqlite_base import SqliteBase
 from openlines.store.sqlite_openlines import BOUND_EVENTS
@@ -25,6 +26,25 @@ class SqliteTransfers(SqliteBase):
             line,
             await me.get_user(user_id) if user_id > 0 else None,
         )
+
+    async def save_change(
+        self,
+        chat_id: int,
+        session: Session,
+        remove: list[int],
+        add: list[int],
+        history: Transfer | None,
+        when: float,
+    ) -> None:
+        """See ``TransferStore.save_change``: the single-purpose writes, in order."""
+        me: Any = self
+        for user_id in remove:
+            await me.remove_member(chat_id, user_id)
+        for user_id in add:
+            await me.add_member(chat_id, user_id, when)
+        await me.save_session(session)
+        if history is not None:
+            await me.add_transfer(history)
 
     async def member_kinds(self, chat_id: int) -> dict[int, str]:
         """Each member of a chat with its user kind (employee | bot | customer), in one query."""
