@@ -19,6 +19,7 @@ class Databases(Protocol):
     def new(self, name: str) -> str: ...
     def copy(self, source: str, name: str) -> str: ...
     def drop(self, address: str) -> None: ...
+    def analyze(self, address: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -42,6 +43,9 @@ class SqliteDatabases:
     def drop(self, address: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(address + suffix).unlink(missing_ok=True)
+
+    def analyze(self, address: str) -> None:
+        pass  # SQLite plans by its indexes alone; the store never runs ANALYZE
 
     def close(self) -> None:
         pass  # the work folder goes as a whole
@@ -69,6 +73,22 @@ class PostgresDatabases:
             connection = await asyncpg.connect(self.admin)
             try:
                 await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(go())
+
+    def analyze(self, address: str) -> None:
+        """Statistics for a seeded template (copies inherit them). Without them the planner takes
+        freshly filled tables for empty ones and picks sequential scans, e.g. over all users for a
+        chat's member kinds; autovacuum would gather them in time, but may be off or not yet run."""
+
+        async def go() -> None:
+            import asyncpg
+
+            connection = await asyncpg.connect(address)
+            try:
+                await connection.execute("ANALYZE")
             finally:
                 await connection.close()
 

@@ -142,6 +142,7 @@ def prepare(session: Session, wanted: list[Workload], sink_url: str) -> None:
             session.notes.append(f"could not settle the outbox: {exc}")
         if settled:
             session.notes.append(f"{settled:,} undelivered seeding events marked delivered in the template")
+    dbs(session).analyze(pool_db)
     session.templates["pool"] = pool_db
     if any(w.seed == "scale" and w.name not in session.skipped for w in wanted):
         prepare_scale(session, wanted, pool_db)
@@ -166,6 +167,7 @@ def prepare_scale(session: Session, wanted: list[Workload], pool_db: str) -> Non
     scaled.stored_sessions += extra
     scaled.seconds = time.monotonic() - t0
     session.seeded["scale"] = scaled
+    dbs(session).analyze(scale_db)
     session.templates["scale"] = scale_db
     session.log(f"  done in {scaled.seconds:.1f} s")
     session.notes.append(f"scale: {extra:,} closed sessions added in bulk in {scaled.seconds:.1f} s")
