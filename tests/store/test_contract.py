@@ -489,6 +489,82 @@ def test_lock_chat_holds_the_row_until_the_transaction_ends(store: Harness) -> N
     store.run(go())
 
 
+def test_open_dialog_reads_what_a_change_needs_under_the_lock(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        await s.upsert_user(User(id=2, name="Olga"))
+        await s.upsert_user(User(id=9, kind="customer", name="Carl"))
+        bot_id = await s.create_user(User(id=0, kind="bot", name="Greeter"))
+        line_id = await s.save_line(Line(0, "Support", queue=[2]))
+        chat_id = await s.create_chat(Chat(0, entity_type="LINES", line_id=line_id, customer_id=9))
+        for user_id in (9, bot_id, 2):
+            await s.add_member(chat_id, user_id, 1.0)
+        closed = Session(0, chat_id, line_id, 9, closed=True)
+        await s.create_session(closed)
+        session = Session(0, chat_id, line_id, 9, owner_type="bot", operator_id=bot_id, queue_history=[2])
+        await s.create_session(session)
+        async with s.atomic():
+            dialog = await s.open_dialog(chat_id, 2)
+            assert dialog is not None
+            assert dialog.chat == await s.get_chat(chat_id)
+            assert dialog.session == session
+            assert dialog.members == {2: "employee", 9: "customer", bot_id: "bot"}
+            assert dialog.line == await s.get_line(line_id) and dialog.line is not None
+            assert dialog.line.queue == [2]
+            assert dialog.user == await s.get_user(2)
+            assert (await s.open_dialog(chat_id)).user is None  # type: ignore[union-attr]
+            assert (await s.open_dialog(chat_id, 12345)).user is None  # type: ignore[union-attr]
+            assert await s.open_dialog(chat_id + 1) is None  # missing: no conflict
+            if store.dialect == "postgresql":
+
+                async def other() -> None:  # another task: another connection, another transaction
+                    async with s.atomic():
+                        await s.open_dialog(chat_id)
+
+                with pytest.raises(LockConflict):
+                    await asyncio.gather(other())
+        session.closed = True
+        await s.save_session(session)
+        empty = await s.create_chat(Chat(0, entity_type="LINES"))
+        async with s.atomic():
+            dialog = await s.open_dialog(chat_id)
+            assert dialog is not None and dialog.session is None and dialog.line is None
+            dialog = await s.open_dialog(empty)
+            assert dialog is not None and dialog.members == {} and dialog.session is None
+
+    store.run(go())
+
+
+def test_save_change_writes_members_session_and_history(store: Harness) -> None:
+    s = store.store
+
+    async def go() -> None:
+        for user_id in (2, 3, 4, 9):
+            await s.upsert_user(User(id=user_id, name=f"U{user_id}"))
+        chat_id = await s.create_chat(Chat(0, entity_type="LINES"))
+        for user_id in (9, 2, 3):
+            await s.add_member(chat_id, user_id, 1.0)
+        session = Session(0, chat_id, 1, 9, owner_type="user", operator_id=2)
+        await s.create_session(session)
+        session.operator_id, session.version, session.queue_history = 4, 2, [2, 4]
+        row = Transfer(0, session.id, chat_id, 1, "user", 2, "user", 4, "operator", "", 2, 5.0)
+        async with s.atomic():
+            await s.save_change(chat_id, session, [2, 3], [4, 9], row, 5.0)  # 9 is already there
+        assert row.id > 0
+        assert sorted(await s.members(chat_id)) == [4, 9]
+        assert await s.get_session(session.id) == session
+        assert (await s.list_transfers({"session_id": session.id}, 0, 10, False))[0] == [row]
+        session.operator_id = 2
+        async with s.atomic():  # no history row; a user both leaving and joining ends up a member
+            await s.save_change(chat_id, session, [4], [4, 2], None, 6.0)
+        assert sorted(await s.members(chat_id)) == [2, 4, 9]
+        assert await s.get_session(session.id) == session
+        assert len((await s.list_transfers({"session_id": session.id}, 0, 10, False))[0]) == 1
+
+    store.run(go())
+
+
 def test_concurrent_claims_never_share_a_row(store: Harness) -> None:
     """Many claimers at once (separate connections on PostgreSQL): each outbox row and each timer
     goes to exactly one of them."""
