@@ -223,7 +223,7 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
             asyncio.run(seed.point_bot_messages(server.url, seeded.bot_id, url))
         rss_start = harness.group_rss_kib(server.pid)
         backends = _backends(session, db) if workload.server != "bare" else []
-        db_cpu0 = sum(harness.cpu_seconds(pid) for pid in backends)
+        db_cpu0 = {pid: harness.cpu_seconds(pid) for pid in backends}
         cpu0, t0 = harness.group_cpu_seconds(server.pid), time.monotonic()
         spy = None
         if run == 1 and opts.profile.lower() == workload.name.lower():
@@ -235,7 +235,9 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
             measurement = loadgen.run(plan, server.port, load, session.workdir, tag, opts.prefer_wrk)
         wall = max(1e-9, time.monotonic() - t0)
         server_cpu = (harness.group_cpu_seconds(server.pid) - cpu0) / wall
-        db_cpu = (sum(harness.cpu_seconds(pid) for pid in backends) - db_cpu0) / wall
+        # connections a pool opened during the measurement count whole (they started inside it)
+        after = _backends(session, db) if workload.server != "bare" else []
+        db_cpu = sum(harness.cpu_seconds(pid) - db_cpu0.get(pid, 0.0) for pid in after) / wall
         if spy is not None:
             written = profile.finish(spy, raw)
             session.log(f"profile of {workload.name}: {written}")
