@@ -180,6 +180,25 @@ def test_a_rule_applies_on_the_next_request_before_its_change_notice_arrives(
     assert rest(first, "user.current").status_code == 200  # COUNT=1: spent on the second
 
 
+def welcome_bot(server: PgServerProcess, handler: Handler, name: str, **settings: Any) -> int:
+    """An Open Lines bot with its events at ``handler``, made line 1's welcome bot; its id."""
+    bot = int(
+        rest(
+            server,
+            "imbot.register",
+            CODE=f"{name}_bot",
+            TYPE="O",
+            OPENLINE="Y",
+            EVENT_HANDLER=handler.url(f"/{name}.php"),
+            CLIENT_ID=f"{name}-bot",
+            PROPERTIES={"NAME": name.title()},
+        ).json()["result"]
+    )
+    params = {"WELCOME_BOT_ENABLE": "Y", "WELCOME_BOT_ID": bot, "WELCOME_BOT_JOIN": "always", **settings}
+    assert rest(server, "imopenlines.config.update", CONFIG_ID=1, PARAMS=params).status_code == 200
+    return bot
+
+
 @pytest.fixture()
 def quiet_first(tmp_path: Path) -> Iterator[tuple[PgServerProcess, PgServerProcess]]:
     """Two servers of which only the second delivers events and fires timers."""
@@ -200,19 +219,7 @@ def test_an_idle_server_follows_a_clock_move_made_elsewhere(
     hears of the move and sends the retry."""
     first, second = quiet_first
     handler.plans = {"ONIMBOTJOINCHAT": [500, 200]}
-    registered = rest(
-        second,
-        "imbot.register",
-        CODE="idle_bot",
-        TYPE="O",
-        OPENLINE="Y",
-        EVENT_HANDLER=handler.url("/bot.php"),
-        CLIENT_ID="idle-bot",
-        PROPERTIES={"NAME": "Idle"},
-    )
-    bot_id = registered.json()["result"]
-    settings = {"WELCOME_BOT_ENABLE": "Y", "WELCOME_BOT_ID": bot_id, "WELCOME_BOT_JOIN": "always"}
-    assert rest(second, "imopenlines.config.update", CONFIG_ID=1, PARAMS=settings).status_code == 200
+    welcome_bot(second, handler, "idle")
     with second.client() as client:
         visitor = client.post("/widget/1/messages", json={"visitor": "idle-visitor", "text": "hi"})
     assert visitor.status_code == 200, visitor.text
@@ -228,23 +235,7 @@ def test_an_idle_server_fires_the_timers_of_a_clock_move_made_elsewhere(
     """The welcome bot has 60 s; only the second server runs timers, and the clock is moved through
     the first: the second hands the dialogue to the queue without a request of its own."""
     first, second = quiet_first
-    bot = rest(
-        second,
-        "imbot.register",
-        CODE="slow_bot",
-        TYPE="O",
-        OPENLINE="Y",
-        EVENT_HANDLER=handler.url("/slow.php"),
-        CLIENT_ID="slow-bot",
-        PROPERTIES={"NAME": "Slow"},
-    ).json()["result"]
-    settings = {
-        "WELCOME_BOT_ENABLE": "Y",
-        "WELCOME_BOT_ID": bot,
-        "WELCOME_BOT_JOIN": "always",
-        "WELCOME_BOT_TIME": 60,
-    }
-    assert rest(second, "imopenlines.config.update", CONFIG_ID=1, PARAMS=settings).status_code == 200
+    bot = welcome_bot(second, handler, "slow", WELCOME_BOT_TIME=60)
     with second.client() as client:
         chat = client.post("/widget/1/messages", json={"visitor": "timer-visitor", "text": "hi"}).json()[
             "chat_id"
