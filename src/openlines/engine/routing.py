@@ -176,7 +176,7 @@ async def _write_change(
         await ownership._write(services, chat, change, now)
     finally:
         services.extras[ROUTING_WRITE] = False
-    await ownership._record(services, chat, change, now)
+    await ownership._record(services, chat, change)
     if operator_id:
         await services.store.touch_operator(line.id, operator_id, now)
     _sync(session, change.session)

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Literal, ParamSpec
 
 from openlines.domain import transfer_rules as rules
-from openlines.domain.openlines import Chat, FromType, OutboxEvent, Session, TransferMode
-from openlines.engine.events import is_bound
+from openlines.domain.openlines import Chat, FromType, Session, TransferMode
+from openlines.engine.events import emit_to_apps
 from openlines.services import Services
 from openlines.store.base import Dialog, LockConflict
 
@@ -84,11 +84,12 @@ async def _notify(
         await services.store.save_chat(chat)
 
 
-def _transfer_event(services: Services, chat: Chat, change: rules.Change) -> OutboxEvent:
+def _transfer_data(chat: Chat, change: rules.Change) -> dict[str, Any]:
+    """``data`` of OnOpenLinesSessionTransfer for a change that wrote a history row."""
     row = change.history
     assert row is not None
     session = change.session
-    data = {
+    return {
         "TRANSFER_ID": row.id,
         "FROM": {"TYPE": row.from_type, "ID": row.from_id},
         "TO": {"TYPE": row.to_type, "ID": row.to_id},
@@ -103,27 +104,13 @@ def _transfer_event(services: Services, chat: Chat, change: rules.Change) -> Out
         },
         "CHAT": {"ID": chat.id, "ENTITY_ID": chat.entity_id},
     }
-    return OutboxEvent(
-        TRANSFER_EVENT, {"event": TRANSFER_EVENT, "data": data, "auth": _portal_auth(services)}, "", chat.id
-    )
 
 
-def _portal_auth(services: Services) -> dict[str, str]:
-    portal = services.portal
-    return {
-        "domain": portal.domain,
-        "client_endpoint": portal.client_endpoint,
-        "server_endpoint": portal.server_endpoint,
-        "member_id": portal.member_id,
-    }
-
-
-async def _record(services: Services, chat: Chat, change: rules.Change, now: float) -> None:
+async def _record(services: Services, chat: Chat, change: rules.Change) -> None:
     """The transfer event, when some app listens (an unbound broadcast would be expanded to nothing:
     skipping it saves a write on the hot path)."""
-    store = services.store
-    if change.history is not None and await is_bound(services, TRANSFER_EVENT):
-        await store.add_event(_transfer_event(services, chat, change), now)
+    if change.history is not None:
+        await emit_to_apps(services, TRANSFER_EVENT, chat.id, _transfer_data(chat, change))
 
 
 async def _run_queued_hooks(services: Services, chat: Chat, session: Session, name: str = ON_QUEUED) -> None:
@@ -176,7 +163,7 @@ async def transfer(
                 reason=reason,
             )
             await _write(services, chat, change, now)
-            await _record(services, chat, change, now)
+            await _record(services, chat, change)
             await store.save_chat(chat)
             await _notify(services, chat, change.notices, saved=True)  # the hot path: one chat write
             return True
@@ -197,7 +184,7 @@ async def transfer(
             reason=reason,
         )
         await _write(services, chat, change, now)
-        await _record(services, chat, change, now)
+        await _record(services, chat, change)
         await store.save_chat(chat)  # routing hooks may read it back
         # Routing runs before the notice, so "assigned to X" can precede "redirected" as on the real server.
         await _run_queued_hooks(services, chat, change.session)
@@ -222,7 +209,7 @@ async def end_bot_session(services: Services, chat_id: int, actor_id: int) -> bo
         if change is None:
             return False
         await _write(services, chat, change, now)
-        await _record(services, chat, change, now)
+        await _record(services, chat, change)
         await _notify(services, chat, change.notices)
         await _run_queued_hooks(services, chat, change.session)
         return True
@@ -250,7 +237,7 @@ async def answer(services: Services, chat_id: int, user_id: int, mode: TransferM
         if change is None:
             return True
         await _write(services, chat, change, now)
-        await _record(services, chat, change, now)
+        await _record(services, chat, change)
         await _notify(services, chat, change.notices)
         return True
 
