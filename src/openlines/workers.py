@@ -162,13 +162,16 @@ async def share_state(app: ASGIApp, services: Services) -> ASGIApp:
     from openlines.limits.shared import PostgresBuckets, RedisBuckets
 
     store = services.store
+    server = services.config.server
     limits: Limits | None = services.extras.get(LIMITS)
-    rate = limits.rate if limits is not None else None
-    if limits is not None and rate is not None and services.config.server.redis:
-        server = services.config.server
-        shared_rate = RedisBuckets(server.redis, rate.drain, rate.burst, server.redis_prefix)
-        limits.rate = shared_rate
-        services.shutdown.append(shared_rate.close)
+    if limits is not None and limits.rate is not None:  # the buckets: Redis if named, else PostgreSQL
+        drain, burst = limits.rate.drain, limits.rate.burst
+        if server.redis:
+            redis_rate = RedisBuckets(server.redis, drain, burst, server.redis_prefix)
+            limits.rate = redis_rate
+            services.shutdown.append(redis_rate.close)
+        elif store.dialect == "postgresql":
+            limits.rate = PostgresBuckets(store, drain, burst)
     if store.dialect != "postgresql":
         return app
     from openlines.faults.shared import KIND as FAULTS_KIND
@@ -180,8 +183,6 @@ async def share_state(app: ASGIApp, services: Services) -> ASGIApp:
     await faults.reload()
     services.extras[FAULTS] = faults
     listener.on(FAULTS_KIND, faults.changed)
-    if limits is not None and rate is not None and not services.config.server.redis:
-        limits.rate = PostgresBuckets(store, rate.drain, rate.burst)
     listener.on(BINDINGS_KIND, lambda _value: _forget_bindings(services))
     services.extras[PUBLISH_BINDINGS] = lambda: _publish(store, BINDINGS_KIND)
     if isinstance(services.clock, FakeClock):
