@@ -54,5 +54,11 @@ def add_hooks(services: Services, hooks: dict[str, Any]) -> None:
             found.append(hook)
 
 
+async def run_hooks(services: Services, name: str, *args: Any) -> None:
+    """Run the hooks registered under ``name`` in order, each given ``services`` then ``args``."""
+    for hook in services.extras.get(name, []):
+        await hook(services, *args)
+
+
 def member_id_for(secret: bytes) -> str:
     return hashlib.sha256(b"member:" + secret).hexdigest()[:32]

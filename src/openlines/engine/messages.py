@@ -14,7 +14,7 @@ from openlines.domain.message_status import AuthorRole, status_after_message
 from openlines.domain.openlines import Bot, Chat, Message, Session
 from openlines.domain.users import User
 from openlines.engine import events
-from openlines.services import Services
+from openlines.services import Services, run_hooks
 
 # "/command rest of the line": a slash command a bot registered (imbot.command.register).
 _COMMAND = re.compile(r"^/([^\s/]+)(?:\s+(.*))?$", re.DOTALL)
@@ -61,8 +61,7 @@ async def post(
                 author = await store.get_user(author_id)
             await _after_message(services, chat, message, author, session)
         else:
-            for hook in services.extras.get("on_system_message", []):  # connectors lane
-                await hook(services, chat, message)
+            await run_hooks(services, "on_system_message", chat, message)  # connectors, app events
     return message
 
 
@@ -85,8 +84,7 @@ async def _after_message(
             session.message_count += 1
             session.date_modify = message.date
             await store.save_session(session)
-            for hook in services.extras.get("on_message_posted", []):  # routing lane: timers, free slots
-                await hook(services, chat, session, role)
+            await run_hooks(services, "on_message_posted", chat, session, role)  # routing, connectors, app events
             if role == "customer" and message.text == HAND_OVER_TEXT and session.owner_type == "bot":
                 # The real server ends the bot's part instead of passing the "0" to the bot.
                 await _end_bot_session(services, chat.id, message.author_id)

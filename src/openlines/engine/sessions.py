@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openlines.domain.openlines import Chat, Line, Session, Status
 from openlines.protocol.php import php_int
-from openlines.services import Services
+from openlines.services import Services, run_hooks
 
 
 def welcome_bot_of(line: Line, chat_is_new: bool) -> int:
@@ -49,6 +49,5 @@ async def open_session(services: Services, chat: Chat, line: Line, chat_is_new: 
     await store.save_chat(chat)
     if bot is not None:
         await store.add_member(chat.id, bot.id, now)
-    for hook in services.extras.get("on_session_opened", []):
-        await hook(services, chat, session, line, bot)
+    await run_hooks(services, "on_session_opened", chat, session, line, bot)
     return session

@@ -15,7 +15,7 @@ from typing import Any, Literal, ParamSpec
 from openlines.domain import transfer_rules as rules
 from openlines.domain.openlines import Chat, FromType, Session, TransferMode
 from openlines.engine.events import emit_to_apps
-from openlines.services import Services
+from openlines.services import Services, run_hooks
 from openlines.store.base import Dialog, LockConflict
 
 TRANSFER_EVENT = "ONOPENLINESSESSIONTRANSFER"  # bind name OnOpenLinesSessionTransfer (openlines only)
@@ -25,7 +25,6 @@ ON_OWNER_CHANGED = (
 )
 ON_FINISHED = "on_finished"  # hooks: async (services, chat, session) after a session closed
 
-QueuedHook = Callable[[Services, Chat, Session], Awaitable[None]]
 P = ParamSpec("P")
 
 
@@ -62,8 +61,8 @@ async def _write(services: Services, chat: Chat, change: rules.Change, now: floa
     (saved once, before or by :func:`_notify`)."""
     await services.store.save_change(chat.id, change.session, change.remove, change.add, change.history, now)
     if change.history is not None:
-        for hook in services.extras.get(ON_OWNER_CHANGED, []):  # given the row, so none reads it back
-            await hook(services, chat, change.session, change.history)
+        # given the row, so none reads it back
+        await run_hooks(services, ON_OWNER_CHANGED, chat, change.session, change.history)
     if change.chat_author_id is not None:
         chat.author_id = change.chat_author_id
     if change.chat_line_id is not None:
@@ -114,9 +113,7 @@ async def _record(services: Services, chat: Chat, change: rules.Change) -> None:
 
 
 async def _run_queued_hooks(services: Services, chat: Chat, session: Session, name: str = ON_QUEUED) -> None:
-    hooks: list[QueuedHook] = services.extras.get(name, [])
-    for hook in hooks:
-        await hook(services, chat, session)
+    await run_hooks(services, name, chat, session)
 
 
 @refused_on_conflict

@@ -26,7 +26,7 @@ from openlines.methods.registry import Call, Param, Registry
 from openlines.protocol import php
 from openlines.protocol.envelope import php_shape
 from openlines.protocol.errors import RestError
-from openlines.services import Services
+from openlines.services import Services, run_hooks
 
 SCOPE = "imbot"
 MAX_BOTS_PER_APP = 5
@@ -164,8 +164,7 @@ async def _tell_bots(services: Services, kind: str, message: Message, author: Us
     chat = await store.get_chat(message.chat_id)
     if chat is None:
         return
-    for hook in services.extras.get("on_message_changed", []):  # connectors lane
-        await hook(services, chat, message, kind)
+    await run_hooks(services, "on_message_changed", chat, message, kind)  # connectors, app events
     session = await store.last_session_of_chat(chat.id) if chat.is_lines else None
     for bot in await store.bots_in_chat(chat.id):
         if bot.id == message.author_id or not (bot.openline or bot.type not in ("B", "H")):

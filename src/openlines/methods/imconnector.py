@@ -29,7 +29,7 @@ from openlines.methods import imconnector_params as params
 from openlines.methods.imconnector_params import IncomingMessage, registration_error
 from openlines.methods.registry import Call, Param, Registry
 from openlines.protocol import errors, php
-from openlines.services import Services
+from openlines.services import Services, run_hooks
 
 SCOPE = "imconnector"
 OPTIONS: dict[str, Any] = {"app_context_only": True}
@@ -188,8 +188,7 @@ async def _change_one(
             message.date_modify = call.services.clock.now()
             await store.save_message(message)
         kind = "MESSAGE_DELETE" if delete else "MESSAGE_UPDATE"
-        for hook in call.services.extras.get("on_message_changed", []):  # apps hear the customer's edit
-            await hook(call.services, chat, message, kind)
+        await run_hooks(call.services, "on_message_changed", chat, message, kind)  # apps hear the edit
     return _outcome(incoming, chat.id, True, "")
 
 
