@@ -412,7 +412,9 @@ def app_create(
             if await services.store.get_user(user) is None:
                 fail(f"user {user} does not exist (declare it in [[users]])", 2)
             token = application_token_for(services.secret, cid)
-            made = App(0, cid, secrets.digest(services.secret, secret), frozenset(scopes), user, token, redirect_uri)
+            made = App(
+                0, cid, secrets.digest(services.secret, secret), frozenset(scopes), user, token, redirect_uri
+            )
             async with services.store.atomic():
                 await add_app(services, made, install_handler)
             return {

@@ -64,7 +64,12 @@ async def bootstrap(config: Config, clock: Clock | None = None, fake_clock: bool
                 public_url=url,
             )
             services = Services(
-                config=config, clock=clock, store=store, registry=catalog.build(), secret=secret, portal=portal
+                config=config,
+                clock=clock,
+                store=store,
+                registry=catalog.build(),
+                secret=secret,
+                portal=portal,
             )
             await apply_config(services)
     except BaseException:
@@ -108,7 +113,8 @@ async def apply_config(services: Services) -> None:
                 secret_hash=secrets.digest(services.secret, app.client_secret),
                 scopes=frozenset(app.scopes),
                 install_user=app.install_user,
-                application_token=app.application_token or application_token_for(services.secret, app.client_id),
+                application_token=app.application_token
+                or application_token_for(services.secret, app.client_id),
                 redirect_uri=app.redirect_uri,
                 name=app.name,
             )

@@ -78,7 +78,7 @@ async def adopt_clock(services: Services, reset: bool = False) -> None:
 
 def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
     """Wrap the app so each HTTP request first reads the shared fake time, and a request that moved
-    the clock publishes the new time before its answer is complete."""
+    the clock publishes the new time before the last part of its answer is sent."""
     clock = services.clock
     if not isinstance(clock, FakeClock):
         return app
@@ -105,14 +105,29 @@ def shared_clock(app: ASGIApp, services: Services) -> ASGIApp:
         if stored:  # forward only: a clock advance running in this worker may be ahead of the stored time
             fake.set(max(fake.now(), float(stored)))
         before = fake.now()
-        await app(scope, receive, send)
-        if fake.now() != before:
+        published = False
+
+        async def publish() -> None:
+            nonlocal published
+            published = True
             try:  # forward only too, so a slower request can never publish an older time
                 async with store.atomic():
                     await store.execute(PUBLISH, CLOCK_KEY, repr(fake.now()))
                     await notify(store, CLOCK_KIND, repr(fake.now()))
             except StoreUnavailable:
                 log.warning("the fake clock moved but could not be shared: the database is unavailable")
+
+        async def send_after_publishing(message: dict[str, Any]) -> None:
+            # The last body part is what lets the caller go on: the new time must be in the database
+            # before it leaves, or the caller's next request, to another worker, meets the old time.
+            last = message["type"] == "http.response.body" and not message.get("more_body", False)
+            if last and not published and fake.now() != before:
+                await publish()
+            await send(message)
+
+        await app(scope, receive, send_after_publishing)
+        if not published and fake.now() != before:  # the answer never completed (a dropped stream)
+            await publish()
 
     return wrapped
 

@@ -282,3 +282,20 @@ def test_a_binding_made_on_one_server_applies_on_the_other_at_once(
     visitor_writes("after-binding")
     (start,) = handler.wait_for(1, "ONSESSIONSTART")
     assert start.fields["data[DATA][0][connector][connector_id]"] == "livechat"
+
+
+def test_a_clock_move_is_shared_before_its_answer_reaches_the_caller(
+    servers: tuple[PgServerProcess, PgServerProcess],
+) -> None:
+    """The caller that has the answer of an advance on one server asks the other at once: that one
+    already reads the new time. (The time used to be published after the answer had gone out, so a
+    quick caller could still meet the old time, and a full rate bucket, on the other server.)"""
+    first, second = servers
+    behind = []
+    with first.client() as one, second.client() as other:
+        for _ in range(60):
+            moved = one.post(f"{DEMO_HOOK}openlines.clock.advance", json={"SECONDS": 1}).json()["result"]
+            seen = other.post(f"{DEMO_HOOK}openlines.clock.get").json()["result"]
+            if seen["NOW"] < moved["NOW"]:
+                behind.append((moved["NOW"], seen["NOW"]))
+    assert behind == []

@@ -263,7 +263,9 @@ class DeliveryWorker:
         assert self._client is not None
         # encoded=True: the URL goes out exactly as it was registered (no re-quoting of its query).
         target = yarl.URL(url, encoded=True)
-        async with self._client.post(target, data=payload, headers=headers, allow_redirects=False) as response:
+        async with self._client.post(
+            target, data=payload, headers=headers, allow_redirects=False
+        ) as response:
             # Read a short answer to the end so the connection is reused; a long one is cut off
             # (closing that connection) rather than held in memory.
             read = 0

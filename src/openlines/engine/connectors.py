@@ -72,7 +72,9 @@ async def message_changed(services: Services, chat: Chat, message: Message, name
     if connector is None or message.author_id == chat.customer_id or not reaches_customer(message):
         return
     block = await message_block(services, connector, chat, message)
-    await emit_to_apps(services, name, chat.id, _envelope(connector, chat, "MESSAGES", [block]), connector.app_id)
+    await emit_to_apps(
+        services, name, chat.id, _envelope(connector, chat, "MESSAGES", [block]), connector.app_id
+    )
 
 
 async def on_message_posted(services: Services, chat: Chat, session: Session, role: str) -> None:
@@ -120,7 +122,9 @@ async def _dialog(services: Services, chat: Chat, session: Session, name: str) -
     connector = await custom_connector(services, chat)
     if connector is not None:
         entry = _dialog_entry(connector, chat, session)
-        await emit_to_apps(services, name, chat.id, _envelope(connector, chat, "DATA", [entry]), connector.app_id)
+        await emit_to_apps(
+            services, name, chat.id, _envelope(connector, chat, "DATA", [entry]), connector.app_id
+        )
 
 
 async def on_session_opened(

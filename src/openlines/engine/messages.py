@@ -84,7 +84,9 @@ async def _after_message(
             session.message_count += 1
             session.date_modify = message.date
             await store.save_session(session)
-            await run_hooks(services, "on_message_posted", chat, session, role)  # routing, connectors, app events
+            await run_hooks(
+                services, "on_message_posted", chat, session, role
+            )  # routing, connectors, app events
             if role == "customer" and message.text == HAND_OVER_TEXT and session.owner_type == "bot":
                 # The real server ends the bot's part instead of passing the "0" to the bot.
                 await _end_bot_session(services, chat.id, message.author_id)
