@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from typing import Any
 
 import pytest
@@ -563,6 +564,65 @@ def test_save_change_writes_members_session_and_history(store: Harness) -> None:
         assert len((await s.list_transfers({"session_id": session.id}, 0, 10, False))[0]) == 1
 
     store.run(go())
+
+
+def test_a_handler_at_its_cap_is_passed_over_without_walking_its_backlog(store: Harness) -> None:
+    """A handler at its cap (or failing) with a long backlog: the claim hands out the other handlers'
+    rows at once and keeps each chat's order; and with 20,000 rows queued for the full handler, one
+    claim still does the work of a few rows (it used to walk every pending row on every pass)."""
+    s = store.store
+
+    async def go() -> int:
+        for i in range(300):  # the stuck handler's backlog comes first in id order
+            await s.add_event(OutboxEvent("E", {"i": i}, "http://stuck/", i + 1), 1.0)
+        fresh = [await s.add_event(OutboxEvent("E", {"b": i}, "http://fresh/", i + 1), 1.0) for i in range(3)]
+        in_line = [await s.add_event(OutboxEvent("E", {"c": i}, "http://line/", 7), 1.0) for i in range(2)]
+        got = await s.claim_due_events(5.0, 60.0, 10, (), {"http://stuck/": 4}, 4)
+        assert [d.id for d in got] == [*fresh, in_line[0]]  # the second of chat 7 waits behind the first
+        assert await s.claim_due_events(5.0, 60.0, 10, (), {"http://stuck/": 4, "http://line/": 1}, 4) == []
+        free = await s.claim_due_events(5.0, 60.0, 10, (), {}, 4)
+        assert [d.payload["i"] for d in free] == [0, 1, 2, 3]  # room again: oldest first, up to the cap
+
+        backlog = (  # 20,000 more for the stuck handler, in one statement
+            "INSERT INTO outbox(event, target, chat_id, payload, created, due) "
+            "SELECT 'E', 'http://stuck/', 1000 + g, '{}', 1.0, 1.0 FROM "
+        )
+        busy = {"http://stuck/": 4, "http://line/": 1}
+        if isinstance(s, PostgresStore):
+            from openlines.store.postgres.base import sql
+            from openlines.store.postgres.openlines import CLAIM_HEADS
+
+            await s.execute(backlog + "generate_series(1, 20000) g")
+            await s.execute("ANALYZE outbox")  # the planner knows the backlog is there
+            (plan,) = await s.fetchrow(
+                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql(CLAIM_HEADS), 5.0, 5.0, 4, list(busy)
+            )
+            top = json.loads(plan)[0]["Plan"]
+            return int(top["Shared Hit Blocks"]) + int(top["Shared Read Blocks"])  # pages read
+        assert isinstance(s, SqliteStore)
+        async with s.atomic():
+            s.db.execute(
+                "WITH RECURSIVE n(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM n WHERE g < 20000) "
+                + backlog
+                + "n"
+            )
+        steps = 0
+
+        def count() -> int:
+            nonlocal steps
+            steps += 1
+            return 0
+
+        s.db.set_progress_handler(count, 100)  # called every 100 virtual machine instructions
+        try:
+            assert await s.claim_due_events(5.0, 60.0, 10, (), busy, 4) == []
+        finally:
+            s.db.set_progress_handler(None, 100)
+        return steps * 100  # instructions run
+
+    work = store.run(go())
+    # Walking the backlog costs about 370 pages (PostgreSQL) or 10+ instructions a row (SQLite).
+    assert work < (60 if store.dialect == "postgresql" else 5_000), work
 
 
 def test_concurrent_claims_never_share_a_row(store: Harness) -> None:

@@ -84,6 +84,30 @@ BINDINGS_OF_EVENT = (
 )
 # Who has bound what: the producers' view of whether a broadcast would reach anybody.
 BOUND_EVENTS = "SELECT DISTINCT event, app_id FROM event_bindings WHERE kind = 'app'"
+# Every handler with pending rows, one index seek each (a loose index scan over outbox_pending_target):
+# a few handlers, however long their backlogs. ``{hint}``: SQLite's index hint (PostgreSQL: none).
+PENDING_TARGETS_CTE = (
+    "WITH RECURSIVE t(target) AS ("
+    "SELECT (SELECT MIN(target) FROM outbox{hint} WHERE status = 'pending' AND target > '') UNION ALL "
+    "SELECT (SELECT MIN(target) FROM outbox{hint} WHERE status = 'pending' AND target > t.target) "
+    "FROM t WHERE t.target IS NOT NULL)"
+)
+PENDING_TARGETS = (
+    PENDING_TARGETS_CTE.format(hint=" INDEXED BY outbox_pending_target")
+    + " SELECT target FROM t WHERE target IS NOT NULL"
+)
+# A handler's rows that can go now, oldest first: due, not claimed, and at the head of their chat's
+# line (no older pending row of the same handler and chat), so each chat's events keep their order.
+# ``{same_target}``: how ``o`` is held to one handler (a parameter here; PostgreSQL's one-statement
+# claim compares with a column). One handler: ORDER BY target, id is id order, the index's order.
+HEAD_CONDITION = (
+    "o.status = 'pending' AND {same_target} AND o.due <= ? AND o.claimed_until <= ? "
+    "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
+    "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.target, o.id LIMIT ?"
+)
+HEADS_OF_TARGET = "SELECT o.id FROM outbox o INDEXED BY outbox_pending_target WHERE " + HEAD_CONDITION.format(
+    same_target="o.target = ?"
+)
 
 
 class SqliteOpenLines(SqliteBase):
@@ -446,20 +470,17 @@ class SqliteOpenLines(SqliteBase):
         target gets more than ``per_target`` (0: no cap). One process owns a SQLite file, so the
         claim is a plain update; a PostgreSQL store does the same with ``FOR UPDATE SKIP LOCKED``.
         """
-        # Handlers already at their cap are left out here, so their backlog cannot fill the window
-        # of rows looked at and hold back the events of other handlers.
-        full = [target for target, count in (busy or {}).items() if per_target and count >= per_target]
-        full_clause = f"AND o.target NOT IN ({', '.join('?' * len(full))}) " if full else ""
-        candidates = self.db.execute(
-            # Walk the pending rows in id order (index outbox_status) and stop at ``limit``: no sort of
-            # every pending row on each pass. Only ids and targets: a backlog is walked on every pass,
-            # and reading its payloads too made the claim the worker's largest cost under load.
-            "SELECT o.id, o.target FROM outbox o INDEXED BY outbox_status WHERE o.status = 'pending' "
-            f"AND o.target != '' AND o.due <= ? AND o.claimed_until <= ? {full_clause}"
-            "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
-            "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ?",
-            (now, now, *full, 4 * limit + len(skip)),
-        ).fetchall()
+        # Each handler's rows are looked at on their own, and a handler at its cap (or failing) not at
+        # all: walking every pending row in id order made a dead handler's backlog the cost of every
+        # pass. Only ids and targets: payloads are read for the rows chosen.
+        full = {target for target, count in (busy or {}).items() if per_target and count >= per_target}
+        window = (per_target or limit) + len(skip)
+        candidates: list[tuple[int, str]] = []
+        for (target,) in self.db.execute(PENDING_TARGETS).fetchall():
+            if target not in full:
+                heads = self.db.execute(HEADS_OF_TARGET, (target, now, now, window)).fetchall()
+                candidates += [(row_id, target) for (row_id,) in heads]
+        candidates.sort()
         counts = dict(busy or {})
         chosen: list[int] = []
         for row_id, target in candidates:

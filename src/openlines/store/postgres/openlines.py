@@ -25,11 +25,29 @@ from openlines.store.sqlite_openlines import (
     _SESSION_COLS,
     _TRANSFER_COLS,
     BINDINGS_OF_EVENT,
+    HEAD_CONDITION,
+    PENDING_TARGETS_CTE,
     _mapper,
     _sql,
 )
 
 T = TypeVar("T")
+
+#: The SQLite claim in one statement: the handlers with pending rows (the same loose index scan),
+#: those at their cap left out (``<> ALL``), and each other handler's heads locked with ``SKIP
+#: LOCKED`` in a LATERAL subquery, so a row another worker is claiming is passed over and a full
+#: handler's backlog is never read.
+CLAIM_HEADS = (
+    PENDING_TARGETS_CTE.format(hint="")
+    + " SELECT h.* FROM t CROSS JOIN LATERAL (SELECT "
+    + ", ".join("o." + c for c in _DELIVERY_COLS)
+    + " FROM outbox o WHERE "
+    # A range, not ``=``: with ``o.target = t.target`` the planner drops target from the ORDER BY and
+    # walks the primary key in id order, through every other handler's backlog; the range keeps
+    # (target, id) as the order, which only outbox_pending_target gives.
+    + HEAD_CONDITION.format(same_target="o.target >= t.target AND o.target <= t.target")
+    + " FOR UPDATE OF o SKIP LOCKED) h WHERE t.target IS NOT NULL AND t.target <> ALL(?::text[]) ORDER BY h.id"
+)
 
 #: Tables whose rows may be inserted with an explicit id (from configuration): their sequence is
 #: moved past the largest id afterwards so generated ids continue above it.
@@ -459,22 +477,10 @@ class PgOpenLines(PgBase):
         Several workers claim at once: candidate rows are locked with ``FOR UPDATE SKIP LOCKED``
         (a row another worker is claiming is passed over) and re-checked for an unexpired claim, so
         no row is handed to two claimers; a worker that dies leaves its claim to expire."""
-        cols = ", ".join("o." + c for c in _DELIVERY_COLS)
-        # Handlers already at their cap are left out here, so their backlog cannot fill the window
-        # of rows looked at and hold back the events of other handlers.
         full = [target for target, count in (busy or {}).items() if per_target and count >= per_target]
-        full_clause = f"AND o.target NOT IN ({', '.join('?' * len(full))}) " if full else ""
+        window = (per_target or limit) + len(skip)
         async with self.atomic():
-            rows = await self.fetch(
-                f"SELECT {cols} FROM outbox o WHERE o.status = 'pending' AND o.target != '' "
-                f"AND o.due <= ? AND o.claimed_until <= ? {full_clause}"
-                "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
-                "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.id LIMIT ? FOR UPDATE OF o SKIP LOCKED",
-                now,
-                now,
-                *full,
-                4 * limit + len(skip),
-            )
+            rows = await self.fetch(CLAIM_HEADS, now, now, window, full)
             counts = dict(busy or {})
             claimed: list[Delivery] = []
             for row in rows:
