@@ -23,6 +23,15 @@ class HarnessError(Exception):
     pass
 
 
+def hung_listener() -> socket.socket:
+    """A handler that never answers: the kernel completes each connection and takes the request, and
+    nobody ever reads it. Close it to end the connections."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((HOST, 0))
+    sock.listen(128)
+    return sock
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))

@@ -123,7 +123,7 @@ def summarise(session: Session, command: str, machine_info: dict[str, Any]) -> d
         entry["vs_W0s"] = ratio(session, w.name, "W0s")
         if w.name == "W5":  # each request is a batch of transfers
             entry["transfers_per_s"] = spread([r.measurement.rps * BATCH_SIZE for r in runs])
-        if w.name == "W4":  # events at the handler; one not received within the wait is an error
+        if w.events:  # events at the handler; one not received within the wait is an error
             entry["events"] = sum(int(r.measurement.extra.get("events", 0)) for r in runs)
             entry["events_missing"] = sum(int(r.measurement.extra.get("events_missing", 0)) for r in runs)
         if w.name in ("W2-1M", "W3"):  # W3: routing lane, a queue transfer against W2 of the same run
@@ -193,16 +193,17 @@ def targets(workloads: dict[str, Any]) -> list[dict[str, Any]]:
     )
     p = w4a["p99_ms"]["median"] if w4a else None
     add("W4a p99 <= 25 ms at 500 msg/s", w4a, p, p is not None and p <= 25, "ms")
-    w4 = at_500("W4")
-    p = w4["p99_ms"]["median"] if w4 else None
-    lost = w4["errors"] if w4 else 0  # includes the events not received
-    add(
-        "W4 p99 < 50 ms at 500 msg/s, end to end, no event lost",
-        w4,
-        p,
-        p is not None and p < 50 and not lost,
-        "ms",
-    )
+    for name, goal in (
+        ("W4", "W4 p99 < 50 ms at 500 msg/s, end to end, no event lost"),
+        (
+            "W4d",
+            "W4d p99 < 50 ms at 500 msg/s beside a dead handler with 20,000 queued events, no event lost",
+        ),
+    ):
+        w4 = at_500(name)
+        p = w4["p99_ms"]["median"] if w4 else None
+        lost = w4["errors"] if w4 else 0  # includes the events not received
+        add(goal, w4, p, p is not None and p < 50 and not lost, "ms")
     m = max(w2["rss_peak_mb"]["max"], scale["rss_peak_mb"]["max"] if scale else 0) if w2 else None
     add("server RSS <= 200 MB during W2", w2, m, m is not None and m <= 200, "MB")
     return out
@@ -272,12 +273,14 @@ def print_summary(console: Console, summary: dict[str, Any]) -> None:
         console.print(
             f"W5 carries {BATCH_SIZE} transfers per request: {t['median']:,.0f} transfers/s ({t['min']:,.0f}–{t['max']:,.0f})"
         )
-    w4 = summary["workloads"].get("W4", {})
-    if "events" in w4:
+    for name in ("W4", "W4d"):
+        w4 = summary["workloads"].get(name, {})
+        if "events" not in w4:
+            continue
         missing = w4["events_missing"]
         console.print(
-            f"W4: {w4['events']:,} ONIMBOTMESSAGEADD received at the handler for {w4['requests']:,} messages "
-            f"at {w4['target_rate']:,.0f}/s; not received within the wait: "
+            f"{name}: {w4['events']:,} ONIMBOTMESSAGEADD received at the handler for {w4['requests']:,} "
+            f"messages at {w4['target_rate']:,.0f}/s; not received within the wait: "
             + (f"[red]{missing:,}[/] (counted as errors)" if missing else "0")
             + f"; latency max {w4['max_ms']['median']:,.1f} ms ({w4['max_ms']['min']:,.1f}–{w4['max_ms']['max']:,.1f})"
         )

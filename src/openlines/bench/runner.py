@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -191,6 +192,7 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
     rate = rate_of(workload, opts)
     seeded = session.seeded.get(workload.seed) if workload.seed else None
     tag = f"{workload.name}-r{run}"
+    hung: socket.socket | None = None  # W4d's dead handler
     if workload.server == "bare":
         port = harness.free_port()
         server = harness.start(
@@ -199,9 +201,15 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
     else:
         db = dbs(session).copy(session.templates[workload.seed], tag)
         try:
+            if workload.dead_backlog:  # W4d: a dead handler's queue is there before the server starts
+                hung = harness.hung_listener()
+                url = f"http://{HOST}:{hung.getsockname()[1]}/dead.php"
+                asyncio.run(seed.add_dead_backlog(db, url, workload.dead_backlog))
             server = start_openlines(session, db, tag, workload.config, opts.workers)
         except BaseException:
             dbs(session).drop(db)
+            if hung is not None:
+                hung.close()
             raise
     try:
         if opts.warmup > 0:
@@ -216,7 +224,7 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
         conns = connections_for(workload, seeded, opts.connections, False)
         load = Load(opts.duration, conns, max_requests=int(opts.duration * 100_000), rate=rate)
         plan = plan_for(workload, seeded)
-        if workload.name == "W4" and seeded is not None:  # the generator is the bot's handler now
+        if workload.events and seeded is not None:  # the generator is the bot's handler now
             plan.receiver_port = harness.free_port()
             plan.receiver_process = opts.w4_handler == "process"
             url = f"http://{HOST}:{plan.receiver_port}/w4/bot.php"
@@ -243,6 +251,8 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
             session.log(f"profile of {workload.name}: {written}")
     finally:
         harness.stop(server)
+        if hung is not None:
+            hung.close()
         if workload.server != "bare" and not (opts.keep and dbs(session).kind == "sqlite"):
             dbs(session).drop(db)
     return RunResult(

@@ -112,6 +112,29 @@ async def settle_outbox(db_path: str) -> int:
         await store.close()
 
 
+async def add_dead_backlog(address: str, url: str, count: int) -> None:
+    """Queue ``count`` bot events for ``url`` (store API, server stopped), as a handler that stopped
+    answering leaves them: pending, due, one chat each, in id order before the measured messages."""
+    import time
+
+    from openlines.domain.openlines import OutboxEvent
+    from openlines.store import open_store
+
+    store = await open_store(address)
+    now = time.time()
+    try:
+        async with store.atomic():
+            for i in range(count):
+                data = {
+                    "PARAMS": {"DIALOG_ID": f"chat{i + 1}", "MESSAGE_ID": str(i + 1)},
+                    "USER": {"ID": "1"},
+                }
+                payload = {"data": data, "auth": {"application_token": "dead"}}
+                await store.add_event(OutboxEvent("ONIMBOTMESSAGEADD", payload, url, 10_000_000 + i), now)
+    finally:
+        await store.close()
+
+
 async def register_welcome_bot(client: httpx.AsyncClient, sink_url: str) -> int:
     bot_id = await rest(
         client,

@@ -23,6 +23,8 @@ class Workload:
     rate: float = 0.0  # > 0: open loop at this many requests per second
     notes: tuple[str, ...] = field(default_factory=tuple)
     config: str = ""  # routing lane: TOML added to the demo portal's configuration for this workload
+    events: bool = False  # the generator is also the bot's handler and waits for each message's event
+    dead_backlog: int = 0  # events queued beforehand for a second handler that never answers (W4d)
 
 
 def routing_config(operators: int = 50, max_chat: int = 250) -> str:
@@ -60,6 +62,18 @@ W4 = Workload(
     widget=True,
     seed="pool",
     rate=500.0,
+    events=True,
+)
+W4D = Workload(
+    "W4d",
+    "W4 beside a dead handler: another handler that never answers holds its 8 delivery slots, with "
+    "20,000 of its events queued",
+    methods=W4.methods,
+    widget=True,
+    seed="pool",
+    rate=500.0,
+    events=True,
+    dead_backlog=20_000,
 )
 W5 = Workload(
     "W5",
@@ -85,7 +99,7 @@ W3 = Workload(  # routing lane (issue 6); see docs/routing.md
     config=routing_config(),
 )
 
-ALL = [W0, W0S, W1, W2, W3, W4A, W4, W5, SCALE]
+ALL = [W0, W0S, W1, W2, W3, W4A, W4, W4D, W5, SCALE]
 BY_NAME = {w.name.lower(): w for w in ALL}
 QUICK = ["W0", "W0s", "W1", "W2", "W4a", "W4", "W5"]
 
@@ -132,7 +146,7 @@ def plan_for(workload: Workload, seeded: Seeded | None, warmup: bool = False) ->
             per_request=BATCH_SIZE,
             expect='"result_error":[]',
         )
-    if workload.name in ("W4a", "W4"):
+    if workload.name == "W4a" or workload.events:
         visitors = seeded.warm_visitors if warmup else seeded.visitors
         return Plan(
             path=f"/widget/{seeded.line_id}/messages",
