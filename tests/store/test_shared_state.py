@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -227,6 +228,41 @@ def test_an_idle_server_follows_a_clock_move_made_elsewhere(
     assert rest(first, "openlines.clock.advance", SECONDS=120).status_code == 200
     joins = handler.wait_for(2, "ONIMBOTJOINCHAT", answered=True)
     assert joins[0].key == joins[1].key  # the same event, tried again
+
+
+def test_a_clock_move_missed_while_the_listener_was_cut_off_is_caught_up_on_reconnection(
+    quiet_first: tuple[PgServerProcess, PgServerProcess], handler: Handler
+) -> None:
+    """The listener connections are killed (as a database restart or a network cut would), and the
+    clock is moved through the first server before they are back, so its notice reaches nobody. The
+    second server, which sends the retry and serves no request meanwhile, reads the time again once
+    its listener reconnects and sends the retry anyway."""
+    from openlines.store.postgres.listener import APPLICATION_NAME
+
+    first, second = quiet_first
+    handler.plans = {"ONIMBOTJOINCHAT": [500, 200]}
+    welcome_bot(second, handler, "cut")
+    with second.client() as client:
+        visitor = client.post("/widget/1/messages", json={"visitor": "cut-visitor", "text": "hi"})
+    assert visitor.status_code == 200, visitor.text
+    handler.wait_for(1, "ONIMBOTJOINCHAT", answered=True)  # failed once: due again in 60 s of fake time
+
+    async def cut_listeners() -> int:
+        connection = await asyncpg.connect(first.address)
+        try:
+            killed = await connection.fetch(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = $1",
+                APPLICATION_NAME,
+            )
+            return len(killed)
+        finally:
+            await connection.close()
+
+    assert asyncio.run(cut_listeners()) == 2  # one per server
+    assert rest(first, "openlines.clock.advance", SECONDS=120).status_code == 200  # heard by nobody
+    joins = handler.wait_for(2, "ONIMBOTJOINCHAT", answered=True)
+    assert joins[0].key == joins[1].key
 
 
 def test_an_idle_server_fires_the_timers_of_a_clock_move_made_elsewhere(

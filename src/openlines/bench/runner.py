@@ -243,6 +243,8 @@ def measure_once(session: Session, workload: Workload, run: int) -> RunResult:
             measurement = loadgen.run(plan, server.port, load, session.workdir, tag, opts.prefer_wrk)
         wall = max(1e-9, time.monotonic() - t0)
         server_cpu = (harness.group_cpu_seconds(server.pid) - cpu0) / wall
+        if workload.dead_backlog:  # W4d: the dead handler's queue was there all along
+            measurement.extra["dead_pending"] = float(asyncio.run(seed.pending_events(server.url)) or 0)
         # connections a pool opened during the measurement count whole (they started inside it)
         after = _backends(session, db) if workload.server != "bare" else []
         db_cpu = sum(harness.cpu_seconds(pid) - db_cpu0.get(pid, 0.0) for pid in after) / wall

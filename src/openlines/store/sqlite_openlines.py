@@ -88,8 +88,8 @@ BOUND_EVENTS = "SELECT DISTINCT event, app_id FROM event_bindings WHERE kind = '
 # a few handlers, however long their backlogs. ``{hint}``: SQLite's index hint (PostgreSQL: none).
 PENDING_TARGETS_CTE = (
     "WITH RECURSIVE t(target) AS ("
-    "SELECT (SELECT MIN(target) FROM outbox{hint} WHERE status = 'pending' AND target > '') UNION ALL "
-    "SELECT (SELECT MIN(target) FROM outbox{hint} WHERE status = 'pending' AND target > t.target) "
+    "SELECT (SELECT MIN(target) FROM outbox{hint} WHERE status = 'pending' AND target <> '') UNION ALL "
+    "SELECT (SELECT MIN(target) FROM outbox{hint} WHERE status = 'pending' AND target <> '' AND target > t.target) "
     "FROM t WHERE t.target IS NOT NULL)"
 )
 PENDING_TARGETS = (
@@ -97,16 +97,22 @@ PENDING_TARGETS = (
     + " SELECT target FROM t WHERE target IS NOT NULL"
 )
 # A handler's rows that can go now, oldest first: due, not claimed, and at the head of their chat's
-# line (no older pending row of the same handler and chat), so each chat's events keep their order.
+# line (the oldest pending row of the same handler and chat), so each chat's events keep their order.
 # ``{same_target}``: how ``o`` is held to one handler (a parameter here; PostgreSQL's one-statement
-# claim compares with a column). One handler: ORDER BY target, id is id order, the index's order.
+# claim compares with a column); ``{probe}``: the head test's table (SQLite: with its index named).
+# One handler: ORDER BY target, id is id order, the index's order.
+# The head test is a MIN() subquery, one index seek per row, rather than NOT EXISTS: with statistics
+# taken while the queue was empty (a queue table often is), PostgreSQL ran the NOT EXISTS as a full
+# scan of outbox_pending_order per row, dead entries and all.
 HEAD_CONDITION = (
-    "o.status = 'pending' AND {same_target} AND o.due <= ? AND o.claimed_until <= ? "
-    "AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.status = 'pending' AND p.target = o.target "
-    "AND p.chat_id = o.chat_id AND p.id < o.id) ORDER BY o.target, o.id LIMIT ?"
+    "o.status = 'pending' AND o.target <> '' AND {same_target} AND o.due <= ? AND o.claimed_until <= ? "
+    "AND o.id = (SELECT MIN(p.id) FROM {probe} WHERE p.status = 'pending' AND p.target = o.target "
+    "AND p.chat_id = o.chat_id) ORDER BY o.target, o.id LIMIT ?"
 )
+# SQLite names every index: statistics from an ANALYZE run while the queue was empty otherwise make
+# it walk the status index for the head test.
 HEADS_OF_TARGET = "SELECT o.id FROM outbox o INDEXED BY outbox_pending_target WHERE " + HEAD_CONDITION.format(
-    same_target="o.target = ?"
+    same_target="o.target = ?", probe="outbox p INDEXED BY outbox_pending_order"
 )
 
 
@@ -494,7 +500,10 @@ class SqliteOpenLines(SqliteBase):
         if chosen:
             cols = ", ".join(_DELIVERY_COLS)
             marks = ", ".join("?" * len(chosen))
-            rows = self.db.execute(f"SELECT {cols} FROM outbox WHERE id IN ({marks}) ORDER BY id", chosen)
+            # NOT INDEXED: rowid lookups, never a scan (stale statistics once chose a scan here)
+            rows = self.db.execute(
+                f"SELECT {cols} FROM outbox NOT INDEXED WHERE id IN ({marks}) ORDER BY id", chosen
+            )
             for row in rows.fetchall():
                 delivery = self._delivery(row)
                 delivery.claimed_until = now + lease

@@ -21,6 +21,7 @@ log = logging.getLogger("openlines.store")
 
 CHANNEL = "openlines"
 RETRY = 1.0  # seconds between reconnection attempts
+APPLICATION_NAME = "openlines-listener"  # how its connection shows in pg_stat_activity
 Callback = Callable[[str | None], Awaitable[None]]  # called at once; what it returns is awaited
 
 
@@ -50,7 +51,9 @@ class Listener:
         while True:
             connection: Any = None
             try:
-                connection = await asyncpg.connect(self.dsn, timeout=10.0)
+                connection = await asyncpg.connect(
+                    self.dsn, timeout=10.0, server_settings={"application_name": APPLICATION_NAME}
+                )
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _connection, gone=lost: gone.set())
                 await connection.add_listener(CHANNEL, self._received)

@@ -45,7 +45,7 @@ CLAIM_HEADS = (
     # A range, not ``=``: with ``o.target = t.target`` the planner drops target from the ORDER BY and
     # walks the primary key in id order, through every other handler's backlog; the range keeps
     # (target, id) as the order, which only outbox_pending_target gives.
-    + HEAD_CONDITION.format(same_target="o.target >= t.target AND o.target <= t.target")
+    + HEAD_CONDITION.format(same_target="o.target >= t.target AND o.target <= t.target", probe="outbox p")
     + " FOR UPDATE OF o SKIP LOCKED) h WHERE t.target IS NOT NULL AND t.target <> ALL(?::text[]) ORDER BY h.id"
 )
 
