@@ -84,6 +84,13 @@ BINDINGS_OF_EVENT = (
 )
 # Who has bound what: the producers' view of whether a broadcast would reach anybody.
 BOUND_EVENTS = "SELECT DISTINCT event, app_id FROM event_bindings WHERE kind = 'app'"
+# The next retry still to come, and the broadcast rows waiting to be copied to the bound apps: each
+# from an index of its own. ``{hint}``: SQLite's index hint (PostgreSQL: none).
+NEXT_DUE = "SELECT MIN(due) FROM outbox{hint} WHERE status = 'pending' AND due > ?"
+PENDING_BROADCASTS = (
+    "SELECT id, event, chat_id, payload, created, app_id FROM outbox{hint} "
+    "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ?"
+)
 # Every handler with pending rows, one index seek each (a loose index scan over outbox_pending_target):
 # a few handlers, however long their backlogs. ``{hint}``: SQLite's index hint (PostgreSQL: none).
 PENDING_TARGETS_CTE = (
@@ -521,9 +528,7 @@ class SqliteOpenLines(SqliteBase):
         Rows already due are left out: they are claimed at once, or wait behind their chat's line or
         a free slot, and a finished delivery wakes the worker for those.
         """
-        row = self.db.execute(
-            "SELECT MIN(due) FROM outbox WHERE status = 'pending' AND due > ?", (after,)
-        ).fetchone()
+        row = self.db.execute(NEXT_DUE.format(hint=" INDEXED BY outbox_pending_due"), (after,)).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     async def release_claims(self) -> int:
@@ -622,10 +627,7 @@ class SqliteOpenLines(SqliteBase):
         'expanded'. Rows are taken in id order, so the copies keep the order of their sources.
         """
         rows = self.db.execute(
-            # Seek the few broadcast rows in the partial index instead of walking every pending row.
-            "SELECT id, event, chat_id, payload, created, app_id FROM outbox INDEXED BY outbox_pending_order "
-            "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ?",
-            (limit,),
+            PENDING_BROADCASTS.format(hint=" INDEXED BY outbox_pending_broadcast"), (limit,)
         ).fetchall()
         if not rows:
             return 0

@@ -26,6 +26,8 @@ from openlines.store.sqlite_openlines import (
     _TRANSFER_COLS,
     BINDINGS_OF_EVENT,
     HEAD_CONDITION,
+    NEXT_DUE,
+    PENDING_BROADCASTS,
     PENDING_TARGETS_CTE,
     _mapper,
     _sql,
@@ -48,6 +50,9 @@ CLAIM_HEADS = (
     + HEAD_CONDITION.format(same_target="o.target >= t.target AND o.target <= t.target", probe="outbox p")
     + " FOR UPDATE OF o SKIP LOCKED) h WHERE t.target IS NOT NULL AND t.target <> ALL(?::text[]) ORDER BY h.id"
 )
+
+#: Whether any broadcast row waits (outbox_pending_broadcast), before a pass opens a transaction.
+ANY_BROADCAST = "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND target = '')"
 
 #: Tables whose rows may be inserted with an explicit id (from configuration): their sequence is
 #: moved past the largest id afterwards so generated ids continue above it.
@@ -504,7 +509,7 @@ class PgOpenLines(PgBase):
 
     async def next_due(self, after: float) -> float | None:
         """The earliest due time after ``after`` of a pending row (a retry still to come), or None."""
-        value = await self.fetchval("SELECT MIN(due) FROM outbox WHERE status = 'pending' AND due > ?", after)
+        value = await self.fetchval(NEXT_DUE.format(hint=""), after)
         return None if value is None else float(value)
 
     async def release_claims(self) -> int:
@@ -606,14 +611,12 @@ class PgOpenLines(PgBase):
         """Copy each pending broadcast row (target '') to every handler bound to its event (see the
         SQLite store). One worker expands at a time (a transaction-scoped advisory lock; the others
         find nothing to do), so copies keep the order of their sources across workers."""
+        if not await self.fetchval(ANY_BROADCAST):  # one round trip on the passes with none (most)
+            return 0
         async with self.atomic():
             if not await self.fetchval("SELECT pg_try_advisory_xact_lock(?)", EXPAND_LOCK):
                 return 0
-            rows = await self.fetch(
-                "SELECT id, event, chat_id, payload, created, app_id FROM outbox "
-                "WHERE status = 'pending' AND target = '' ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
-                limit,
-            )
+            rows = await self.fetch(PENDING_BROADCASTS.format(hint="") + " FOR UPDATE SKIP LOCKED", limit)
             for row_id, event, chat_id, payload, created, only_app in rows:
                 bindings = await self.fetch(BINDINGS_OF_EVENT, event.upper(), only_app, only_app)
                 for binding_id, app_id, handler, offline, token in bindings:
