@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from openlines.delivery import envelope
-from openlines.domain.delivery import Binding
+from openlines.domain.delivery import PENDING, Attempt, Binding
 from openlines.domain.openlines import OutboxEvent
 from openlines.methods.openlines_events import replay
 from tests.delivery.conftest import (
@@ -294,8 +294,7 @@ def test_next_due_is_the_next_retry_not_rows_held_back_or_in_flight(tmp_path: Pa
             claimed = await store.claim_due_events(now, 40.0, 10)
             assert [d.id for d in claimed] == [first]  # b waits behind a
             assert await store.next_due(now) is None  # a is on the wire, b is held back: no timer
-            async with store.atomic():
-                await store.mark_failed(first, 1, now + 8.0, "HTTP 500")
+            await store.record_attempt(Attempt(first, 1, now, 0.01, 500, "HTTP 500", PENDING, now + 8.0))
             assert await store.next_due(now) == now + 8.0  # a's retry; b stays behind it
             assert await store.claim_due_events(now, 40.0, 10) == []
             assert [d.id for d in await store.claim_due_events(now + 8.0, 40.0, 10)] == [first]

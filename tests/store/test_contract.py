@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from openlines.domain.bot_commands import BotCommand
 from openlines.domain.credentials import AccessToken, App, AuthCode, RefreshGrant
-from openlines.domain.delivery import Binding
+from openlines.domain.delivery import DEAD, DELIVERED, PENDING, Attempt, Binding
 from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
 from openlines.domain.users import User
 from openlines.store import migrations
@@ -321,24 +321,33 @@ def test_outbox_claims_deliveries_and_bindings(store: Harness) -> None:
         assert await s.unclaim({other: 40.0}) == 1
         (again,) = await s.claim_due_events(20.0, 30.0, 10)
         assert again.id == other and again.claimed_until == 50.0
-        await s.mark_failed(first, 1, 50.0, "boom")
+        await s.record_attempt(Attempt(first, 1, 40.0, 0.01, 500, "boom", PENDING, 50.0, 40.0))
+        failed = await s.get_delivery(first)
+        assert failed is not None and (failed.status, failed.attempts, failed.due) == (PENDING, 1, 50.0)
+        assert failed.last_error == "boom" and failed.claimed_until == 0.0 and failed.delivered == 0.0
         retaken = await s.claim_due_events(60.0, 30.0, 10)
         assert [d.id for d in retaken] == [first, other]  # 'other' had its lease expire: taken over
-        await s.add_delivery_attempt(first, 1, 60.0, 0.01, 500, "boom")
-        await s.mark_delivered(first, 2, 61.0)
-        await s.mark_dead(other, 5, "gone")
+        owner = ("app", "tok", 4)
+        await s.record_attempt(Attempt(first, 2, 60.0, 0.02, 200, "", DELIVERED, 0.0, 61.0, owner))
+        await s.record_attempt(Attempt(other, 5, 60.0, 0.03, 0, "x" * 2000, DEAD, 0.0, 61.0))
         delivery = await s.get_delivery(first)
-        assert delivery is not None and delivery.status == "delivered" and delivery.attempts == 2
-        assert (await s.delivery_attempts(first))[0]["STATUS_CODE"] == 500
+        assert delivery is not None and (delivery.status, delivery.attempts) == (DELIVERED, 2)
+        assert (delivery.delivered, delivery.due, delivery.last_error) == (61.0, 50.0, "")
+        assert (delivery.app_id, delivery.app_token, delivery.handler_id) == owner
+        dead = await s.get_delivery(other)
+        assert dead is not None and (dead.status, dead.attempts, dead.delivered) == (DEAD, 5, 0.0)
+        assert dead.last_error == "x" * 1000 and dead.app_id == "" and dead.handler_id == 0  # owner kept
+        attempts = await s.delivery_attempts(first)
+        assert [(a["ATTEMPT"], a["STATUS_CODE"], a["ERROR"]) for a in attempts] == [
+            (1, 500, "boom"),
+            (2, 200, ""),
+        ]
         found, total = await s.list_deliveries({"status": "DEAD"}, 0, 10, True)
         assert [d.id for d in found] == [other] and total == 1
         assert await s.replay_delivery(other, 70.0) is True
         assert await s.replay_delivery(other, 70.0) is False
         assert await s.purge_deliveries(1000.0) == 1  # the delivered one
         assert await s.get_delivery(first) is None
-        await s.set_delivery_owner(second, "app", "tok", 4)
-        owned = await s.get_delivery(second)
-        assert owned is not None and (owned.app_id, owned.app_token, owned.handler_id) == ("app", "tok", 4)
 
         online = Binding(0, "app1", "onsessionstart", "http://h/", 0, False, "app", 1.0)
         assert await s.bind_event(online) is not None

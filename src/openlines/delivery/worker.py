@@ -29,7 +29,7 @@ from openlines.delivery import envelope
 from openlines.delivery.backoff import RetryPolicy
 from openlines.delivery.health import HandlerHealth
 from openlines.delivery.tokens import TokenMinter
-from openlines.domain.delivery import Delivery
+from openlines.domain.delivery import DEAD, DELIVERED, PENDING, Attempt, Delivery
 from openlines.services import Services
 
 log = logging.getLogger("openlines.delivery")
@@ -242,21 +242,16 @@ class DeliveryWorker:
         now = services.clock.now()
         duration = time.perf_counter() - began
         self.health.record(delivery.target, not error)
-        async with store.atomic():
-            await store.add_delivery_attempt(delivery.id, attempt, sent_at, duration, status_code, error)
-            if owner_changed:
-                await store.set_delivery_owner(
-                    delivery.id, delivery.app_id, delivery.app_token, delivery.handler_id
-                )
-            if not error:
-                await store.mark_delivered(delivery.id, attempt, now)
-            elif self.policy.gives_up(attempt):
-                await store.mark_dead(delivery.id, attempt, error)
-                log.warning("event %s to %s is a dead letter: %s", delivery.id, delivery.target, error)
-            else:
-                await store.mark_failed(
-                    delivery.id, attempt, now + self.policy.delay(attempt, self.rng), error
-                )
+        outcome, due = DELIVERED, 0.0
+        if error and self.policy.gives_up(attempt):
+            outcome = DEAD
+            log.warning("event %s to %s is a dead letter: %s", delivery.id, delivery.target, error)
+        elif error:
+            outcome, due = PENDING, now + self.policy.delay(attempt, self.rng)
+        owner = (delivery.app_id, delivery.app_token, delivery.handler_id) if owner_changed else None
+        await store.record_attempt(
+            Attempt(delivery.id, attempt, sent_at, duration, status_code, error, outcome, due, now, owner)
+        )
 
     async def _post(self, url: str, payload: bytes, headers: dict[str, str]) -> int:
         """POST one delivery and answer the handler's HTTP status. The answer's body is not read."""

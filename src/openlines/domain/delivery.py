@@ -32,6 +32,22 @@ def split_payload(payload: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     return payload, {}
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One try to deliver an outbox row, and what becomes of the row: saved in one write."""
+
+    delivery_id: int
+    number: int  # 1 for the first try
+    at: float  # when it was sent (server clock)
+    duration: float  # seconds the POST took
+    status_code: int  # the handler's HTTP status; 0 without an answer
+    error: str = ""  # "" when delivered
+    outcome: str = DELIVERED  # DELIVERED, PENDING (tried again at ``due``) or DEAD
+    due: float = 0.0  # PENDING: the next try
+    finished: float = 0.0  # DELIVERED: when
+    owner: tuple[str, str, int] | None = None  # (app_id, app_token, handler_id) learnt on this try
+
+
 @dataclass(slots=True)
 class Delivery:
     """One outbox row: an event on its way to one handler URL (or, with target '', to every binding)."""

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any, TypeVar
 
-from openlines.domain.delivery import Binding, Delivery, split_payload
+from openlines.domain.delivery import Attempt, Binding, Delivery, split_payload
 from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
 from openlines.store.sqlite_base import SqliteBase
 
@@ -84,6 +84,48 @@ BINDINGS_OF_EVENT = (
 )
 # Who has bound what: the producers' view of whether a broadcast would reach anybody.
 BOUND_EVENTS = "SELECT DISTINCT event, app_id FROM event_bindings WHERE kind = 'app'"
+# One delivery attempt: its log row, then the outbox row's new state (PostgreSQL runs both as one
+# statement). The owner columns change only when the attempt learnt them (NULL keeps them).
+ADD_ATTEMPT = (
+    "INSERT INTO delivery_attempts(outbox_id, attempt, at, duration, status_code, error) VALUES (?,?,?,?,?,?)"
+)
+RECORD_OUTCOME = (
+    "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, claimed_until = 0, "
+    "delivered = CASE WHEN ? = 'delivered' THEN ? ELSE delivered END, "
+    "due = CASE WHEN ? = 'pending' THEN ? ELSE due END, "
+    "app_id = COALESCE(?, app_id), app_token = COALESCE(?, app_token), handler_id = COALESCE(?, handler_id) "
+    "WHERE id = ?"
+)
+
+
+def attempt_row(attempt: Attempt) -> tuple[Any, ...]:
+    return (
+        attempt.delivery_id,
+        attempt.number,
+        attempt.at,
+        attempt.duration,
+        attempt.status_code,
+        attempt.error[:1000],
+    )
+
+
+def outcome_row(attempt: Attempt) -> tuple[Any, ...]:
+    app_id, app_token, handler_id = attempt.owner or (None, None, None)
+    return (
+        attempt.outcome,
+        attempt.number,
+        attempt.error[:1000],
+        attempt.outcome,
+        attempt.finished,
+        attempt.outcome,
+        attempt.due,
+        app_id,
+        app_token,
+        handler_id,
+        attempt.delivery_id,
+    )
+
+
 # The next retry still to come, and the broadcast rows waiting to be copied to the bound apps: each
 # from an index of its own. ``{hint}``: SQLite's index hint (PostgreSQL: none).
 NEXT_DUE = "SELECT MIN(due) FROM outbox{hint} WHERE status = 'pending' AND due > ?"
@@ -548,31 +590,17 @@ class SqliteOpenLines(SqliteBase):
         )
         return cursor.rowcount
 
-    async def set_delivery_owner(
-        self, delivery_id: int, app_id: str, app_token: str, handler_id: int
-    ) -> None:
-        self.db.execute(
-            "UPDATE outbox SET app_id = ?, app_token = ?, handler_id = ? WHERE id = ?",
-            (app_id, app_token, handler_id, delivery_id),
-        )
+    async def record_attempt(self, attempt: Attempt) -> None:
+        """The attempt's log row and the outbox row's new state (and owner, when learnt), together."""
+        async with self.atomic():
+            self.db.execute(ADD_ATTEMPT, attempt_row(attempt))
+            self.db.execute(RECORD_OUTCOME, outcome_row(attempt))
 
     async def mark_delivered(self, delivery_id: int, attempts: int, now: float) -> None:
         self.db.execute(
             "UPDATE outbox SET status = 'delivered', attempts = ?, delivered = ?, claimed_until = 0, "
             "last_error = '' WHERE id = ?",
             (attempts, now, delivery_id),
-        )
-
-    async def mark_failed(self, delivery_id: int, attempts: int, next_due: float, error: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET attempts = ?, due = ?, last_error = ?, claimed_until = 0 WHERE id = ?",
-            (attempts, next_due, error[:1000], delivery_id),
-        )
-
-    async def mark_dead(self, delivery_id: int, attempts: int, error: str) -> None:
-        self.db.execute(
-            "UPDATE outbox SET status = 'dead', attempts = ?, last_error = ?, claimed_until = 0 WHERE id = ?",
-            (attempts, error[:1000], delivery_id),
         )
 
     async def get_delivery(self, delivery_id: int) -> Delivery | None:
@@ -795,15 +823,6 @@ class SqliteOpenLines(SqliteBase):
             where += f" AND id IN ({', '.join('?' * len(ids))})"
             args += ids
         return self.db.execute(f"DELETE FROM offline_events WHERE {where}", args).rowcount
-
-    async def add_delivery_attempt(
-        self, outbox_id: int, attempt: int, at: float, duration: float, status_code: int, error: str
-    ) -> None:
-        self.db.execute(
-            "INSERT INTO delivery_attempts(outbox_id, attempt, at, duration, status_code, error) "
-            "VALUES (?,?,?,?,?,?)",
-            (outbox_id, attempt, at, duration, status_code, error[:1000]),
-        )
 
     async def delivery_attempts(self, outbox_id: int) -> list[dict[str, Any]]:
         """Every attempt of one delivery, oldest first."""

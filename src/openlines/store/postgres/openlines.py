@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from openlines.domain.delivery import Binding, Delivery, split_payload
+from openlines.domain.delivery import Attempt, Binding, Delivery, split_payload
 from openlines.domain.openlines import Bot, Chat, Line, Message, OutboxEvent, Session, Transfer
 from openlines.store.base import LockConflict
 from openlines.store.postgres.base import EXPAND_LOCK, OPERATOR_LOCK, PgBase
@@ -24,13 +24,17 @@ from openlines.store.sqlite_openlines import (
     _MESSAGE_COLS,
     _SESSION_COLS,
     _TRANSFER_COLS,
+    ADD_ATTEMPT,
     BINDINGS_OF_EVENT,
     HEAD_CONDITION,
     NEXT_DUE,
     PENDING_BROADCASTS,
     PENDING_TARGETS_CTE,
+    RECORD_OUTCOME,
     _mapper,
     _sql,
+    attempt_row,
+    outcome_row,
 )
 
 T = TypeVar("T")
@@ -50,6 +54,9 @@ CLAIM_HEADS = (
     + HEAD_CONDITION.format(same_target="o.target >= t.target AND o.target <= t.target", probe="outbox p")
     + " FOR UPDATE OF o SKIP LOCKED) h WHERE t.target IS NOT NULL AND t.target <> ALL(?::text[]) ORDER BY h.id"
 )
+
+#: A delivery attempt's log row and its outcome, in one statement.
+RECORD_ATTEMPT = f"WITH logged AS ({ADD_ATTEMPT}) {RECORD_OUTCOME}"
 
 #: Whether any broadcast row waits (outbox_pending_broadcast), before a pass opens a transaction.
 ANY_BROADCAST = "SELECT EXISTS (SELECT 1 FROM outbox WHERE status = 'pending' AND target = '')"
@@ -526,16 +533,10 @@ class PgOpenLines(PgBase):
             list(claims.values()),
         )
 
-    async def set_delivery_owner(
-        self, delivery_id: int, app_id: str, app_token: str, handler_id: int
-    ) -> None:
-        await self.execute(
-            "UPDATE outbox SET app_id = ?, app_token = ?, handler_id = ? WHERE id = ?",
-            app_id,
-            app_token,
-            handler_id,
-            delivery_id,
-        )
+    async def record_attempt(self, attempt: Attempt) -> None:
+        """The SQLite store's two statements as one (a data-modifying WITH): one round trip, atomic
+        without a transaction of its own."""
+        await self.execute(RECORD_ATTEMPT, *attempt_row(attempt), *outcome_row(attempt))
 
     async def mark_delivered(self, delivery_id: int, attempts: int, now: float) -> None:
         await self.execute(
@@ -543,23 +544,6 @@ class PgOpenLines(PgBase):
             "last_error = '' WHERE id = ?",
             attempts,
             now,
-            delivery_id,
-        )
-
-    async def mark_failed(self, delivery_id: int, attempts: int, next_due: float, error: str) -> None:
-        await self.execute(
-            "UPDATE outbox SET attempts = ?, due = ?, last_error = ?, claimed_until = 0 WHERE id = ?",
-            attempts,
-            next_due,
-            error[:1000],
-            delivery_id,
-        )
-
-    async def mark_dead(self, delivery_id: int, attempts: int, error: str) -> None:
-        await self.execute(
-            "UPDATE outbox SET status = 'dead', attempts = ?, last_error = ?, claimed_until = 0 WHERE id = ?",
-            attempts,
-            error[:1000],
             delivery_id,
         )
 
@@ -802,20 +786,6 @@ class PgOpenLines(PgBase):
             where += " AND id = ANY(?::bigint[])"
             args.append(list(ids))
         return await self.execute(f"DELETE FROM offline_events WHERE {where}", *args)
-
-    async def add_delivery_attempt(
-        self, outbox_id: int, attempt: int, at: float, duration: float, status_code: int, error: str
-    ) -> None:
-        await self.execute(
-            "INSERT INTO delivery_attempts(outbox_id, attempt, at, duration, status_code, error) "
-            "VALUES (?,?,?,?,?,?)",
-            outbox_id,
-            attempt,
-            at,
-            duration,
-            status_code,
-            error[:1000],
-        )
 
     async def delivery_attempts(self, outbox_id: int) -> list[dict[str, Any]]:
         """Every attempt of one delivery, oldest first."""
