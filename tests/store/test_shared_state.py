@@ -212,6 +212,17 @@ def quiet_first(tmp_path: Path) -> Iterator[tuple[PgServerProcess, PgServerProce
             second.stop()
 
 
+def join_waiting_for_its_retry(server: PgServerProcess, handler: Handler, name: str) -> None:
+    """A welcome bot whose handler fails the first ONIMBOTJOINCHAT, and a visitor who writes: the
+    join waits 60 s of fake time for its retry."""
+    handler.plans = {"ONIMBOTJOINCHAT": [500, 200]}
+    welcome_bot(server, handler, name)
+    with server.client() as client:
+        visitor = client.post("/widget/1/messages", json={"visitor": f"{name}-visitor", "text": "hi"})
+    assert visitor.status_code == 200, visitor.text
+    handler.wait_for(1, "ONIMBOTJOINCHAT", answered=True)
+
+
 def test_an_idle_server_follows_a_clock_move_made_elsewhere(
     quiet_first: tuple[PgServerProcess, PgServerProcess], handler: Handler
 ) -> None:
@@ -219,12 +230,7 @@ def test_an_idle_server_follows_a_clock_move_made_elsewhere(
     The clock is moved through the first server only: the second, which serves no request meanwhile,
     hears of the move and sends the retry."""
     first, second = quiet_first
-    handler.plans = {"ONIMBOTJOINCHAT": [500, 200]}
-    welcome_bot(second, handler, "idle")
-    with second.client() as client:
-        visitor = client.post("/widget/1/messages", json={"visitor": "idle-visitor", "text": "hi"})
-    assert visitor.status_code == 200, visitor.text
-    handler.wait_for(1, "ONIMBOTJOINCHAT", answered=True)  # failed once: due again in 60 s of fake time
+    join_waiting_for_its_retry(second, handler, "idle")
     assert rest(first, "openlines.clock.advance", SECONDS=120).status_code == 200
     joins = handler.wait_for(2, "ONIMBOTJOINCHAT", answered=True)
     assert joins[0].key == joins[1].key  # the same event, tried again
@@ -240,12 +246,7 @@ def test_a_clock_move_missed_while_the_listener_was_cut_off_is_caught_up_on_reco
     from openlines.store.postgres.listener import APPLICATION_NAME
 
     first, second = quiet_first
-    handler.plans = {"ONIMBOTJOINCHAT": [500, 200]}
-    welcome_bot(second, handler, "cut")
-    with second.client() as client:
-        visitor = client.post("/widget/1/messages", json={"visitor": "cut-visitor", "text": "hi"})
-    assert visitor.status_code == 200, visitor.text
-    handler.wait_for(1, "ONIMBOTJOINCHAT", answered=True)  # failed once: due again in 60 s of fake time
+    join_waiting_for_its_retry(second, handler, "cut")
 
     async def cut_listeners() -> int:
         connection = await asyncpg.connect(first.address)
